@@ -1,0 +1,33 @@
+//! # a2a-host
+//!
+//! Serve [A2A](https://a2a-protocol.org) agents written as sandboxed
+//! WebAssembly components — or as native Rust — over JSON-RPC 2.0, HTTP+JSON
+//! and SSE, with durable task storage.
+//!
+//! ## Layout
+//! - [`model`]: the A2A 1.0 data model (ProtoJSON).
+//! - [`error`]: protocol errors and their wire forms.
+//! - [`agent`]: the [`agent::Agent`] trait every agent implements, and the
+//!   [`agent::TaskContext`] it acts through.
+//! - [`manager`]: the task manager — lifecycle, event logs, streaming,
+//!   cancellation, multi-turn; the one place task state changes.
+//! - [`store`]: storage behind the [`store::Store`] trait (memory, SQLite).
+//! - [`registry`]: the agents served, by name, hot-swappable.
+//! - [`server`]: the HTTP surface — bindings, cards, routing.
+//! - [`runtime`]: the wasmtime runtime that turns `.wasm` components into
+//!   agents, and the agents-folder watcher.
+//! - [`config`]: settings from flags, environment and `a2a-host.toml`.
+//!
+//! ## Embedding
+//! [`server::router`] returns an `axum::Router` that another service can
+//! nest into its own app; see `examples/embed`.
+
+pub mod agent;
+pub mod config;
+pub mod error;
+pub mod manager;
+pub mod model;
+pub mod registry;
+pub mod runtime;
+pub mod server;
+pub mod store;

@@ -1,0 +1,222 @@
+//! Durable task storage behind one trait.
+//!
+//! A store keeps, per task: the latest [`Task`] snapshot (with its history
+//! and artifacts) under a version number, and the task's **event log** — the
+//! ordered [`StreamResponse`]s its streams carried, each with a sequence
+//! number that becomes the SSE `id:`. It also keeps per-context agent state,
+//! push-notification configs, and the message-id index that makes
+//! SendMessage idempotent.
+//!
+//! Every write of a task goes through [`Store::write_task`], which is
+//! atomic: the snapshot, its new version, its new events and the message-id
+//! claim land together or not at all. Writes carry the version they were
+//! based on; a store that sees a different current version answers
+//! [`StoreError::Conflict`] and changes nothing (optimistic concurrency).
+//!
+//! Implementations: [`memory::MemoryStore`] and [`sqlite::SqliteStore`].
+//! A PostgreSQL store implements the same trait; every implementation must
+//! pass the conformance suite in [`conformance`].
+
+use async_trait::async_trait;
+
+use crate::model::{StreamResponse, Task, TaskPushNotificationConfig, TaskState, Timestamp};
+
+pub mod conformance;
+pub mod memory;
+pub mod sqlite;
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    /// The task does not exist.
+    #[error("task `{0}` not found")]
+    NotFound(String),
+    /// A task with this id already exists (create with `expected_version` 0).
+    #[error("task `{0}` already exists")]
+    AlreadyExists(String),
+    /// The task changed since it was read: `expected` was the caller's
+    /// version, `actual` the stored one. Nothing was written.
+    #[error(
+        "task `{task_id}` was modified concurrently (expected version {expected}, found {actual})"
+    )]
+    Conflict {
+        task_id: String,
+        expected: u64,
+        actual: u64,
+    },
+    /// The message id was already used in this context, by `task_id`.
+    /// Nothing was written.
+    #[error("message `{message_id}` was already sent in this context (task `{task_id}`)")]
+    DuplicateMessage { message_id: String, task_id: String },
+    /// The backing service is unreachable; the caller may retry later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else (corrupt row, serialization bug, …).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One atomic write of a task.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskWrite<'a> {
+    /// The agent that owns the task. Set on create; ignored on update.
+    pub agent: &'a str,
+    /// The complete new snapshot.
+    pub task: &'a Task,
+    /// The version this write is based on; `0` creates the task.
+    pub expected_version: u64,
+    /// Events to append to the task's log, in order.
+    pub events: &'a [StreamResponse],
+    /// A message id to claim in `(agent, task.context_id)`. If another task
+    /// already claimed it, the write fails with
+    /// [`StoreError::DuplicateMessage`].
+    pub claim_message_id: Option<&'a str>,
+}
+
+/// What a successful write produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// The task's new version (1 after a create).
+    pub version: u64,
+    /// Sequence number of the first appended event; the i-th event of the
+    /// write got `first_seq + i`. Sequence numbers start at 1 per task and
+    /// have no gaps. Equals the next free number when no events were given.
+    pub first_seq: u64,
+}
+
+/// A task as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTask {
+    pub task: Task,
+    pub version: u64,
+    /// The agent that owns the task.
+    pub agent: String,
+    /// The sequence number of the last event in the task's log (0 if none).
+    pub last_seq: u64,
+}
+
+/// A ListTasks query, already validated by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct TaskQuery {
+    /// Only tasks of this agent.
+    pub agent: String,
+    pub context_id: Option<String>,
+    pub state: Option<TaskState>,
+    /// Only tasks whose status timestamp is at or after this instant.
+    pub status_after: Option<Timestamp>,
+    /// 1..=100.
+    pub page_size: usize,
+    /// An opaque token from a previous page's `next_page_token`.
+    pub page_token: Option<String>,
+}
+
+/// One page of tasks, newest status timestamp first (ties broken by id).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskPage {
+    pub tasks: Vec<Task>,
+    /// Empty on the last page.
+    pub next_page_token: String,
+    /// Matching tasks before pagination.
+    pub total_size: u64,
+}
+
+/// Storage for tasks, event logs, context state and push configs.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Create (`expected_version == 0`) or update a task, append its events
+    /// and claim a message id, atomically.
+    async fn write_task(&self, write: TaskWrite<'_>) -> Result<Committed, StoreError>;
+
+    /// The current snapshot of a task.
+    async fn get_task(&self, task_id: &str) -> Result<Option<StoredTask>, StoreError>;
+
+    /// A page of an agent's tasks.
+    async fn list_tasks(&self, query: &TaskQuery) -> Result<TaskPage, StoreError>;
+
+    /// The events of a task's log with a sequence number greater than
+    /// `after_seq`, in order.
+    async fn events_after(
+        &self,
+        task_id: &str,
+        after_seq: u64,
+    ) -> Result<Vec<(u64, StreamResponse)>, StoreError>;
+
+    /// The task that claimed `message_id` in `(agent, context_id)`, if any.
+    async fn task_for_message(
+        &self,
+        agent: &str,
+        context_id: &str,
+        message_id: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Ids of an agent's (or every agent's, with `None`) tasks currently in
+    /// one of `states`; used to recover work after a restart.
+    async fn tasks_in_states(
+        &self,
+        agent: Option<&str>,
+        states: &[TaskState],
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// A value an agent stored for a context.
+    async fn get_state(
+        &self,
+        agent: &str,
+        context_id: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Store (`Some`) or delete (`None`) a context value.
+    async fn set_state(
+        &self,
+        agent: &str,
+        context_id: &str,
+        key: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(), StoreError>;
+
+    /// Create or replace a push config (`config.id` and `config.task_id`
+    /// must be set).
+    async fn put_push_config(&self, config: &TaskPushNotificationConfig) -> Result<(), StoreError>;
+
+    /// One push config of a task.
+    async fn get_push_config(
+        &self,
+        task_id: &str,
+        config_id: &str,
+    ) -> Result<Option<TaskPushNotificationConfig>, StoreError>;
+
+    /// Every push config of a task, oldest first.
+    async fn list_push_configs(
+        &self,
+        task_id: &str,
+    ) -> Result<Vec<TaskPushNotificationConfig>, StoreError>;
+
+    /// Delete a push config; `Ok(false)` if there was none.
+    async fn delete_push_config(&self, task_id: &str, config_id: &str) -> Result<bool, StoreError>;
+
+    /// A short name for logs (`memory`, `sqlite:/path`, …).
+    fn describe(&self) -> String;
+}
+
+/// Encodes a ListTasks cursor: the last row's status time and id.
+pub fn encode_page_token(status_millis: i64, task_id: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{status_millis}:{task_id}"))
+}
+
+/// Decodes a token from [`encode_page_token`].
+pub fn decode_page_token(token: &str) -> Option<(i64, String)> {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    let raw = String::from_utf8(raw).ok()?;
+    let (ms, id) = raw.split_once(':')?;
+    Some((ms.parse().ok()?, id.to_string()))
+}
+
+/// The status timestamp of a task in milliseconds (0 if unset), the sort key
+/// of ListTasks.
+pub fn status_millis(task: &Task) -> i64 {
+    task.status.timestamp.map(|t| t.unix_millis()).unwrap_or(0)
+}
