@@ -1,1 +1,248 @@
-//! (under construction)
+//! Host settings: command-line flags, `A2A_HOST_*` environment variables, an
+//! optional `a2a-host.toml`, and defaults — in that order of precedence.
+//!
+//! | setting | flag | environment | toml key | default |
+//! |---|---|---|---|---|
+//! | agents folder | `--agents DIR` | `A2A_HOST_AGENTS` | `agents` | `./agents` |
+//! | listen address | `--listen ADDR:PORT` | `A2A_HOST_LISTEN` | `listen` | `127.0.0.1:8080` |
+//! | store | `--store memory\|sqlite:PATH\|postgres://…` | `A2A_HOST_STORE` | `store` | `sqlite:./a2a-host.db` |
+//! | default agent | `--default-agent NAME` | `A2A_HOST_DEFAULT_AGENT` | `default_agent` | the only agent, if there is one |
+//! | public URL | `--public-url URL` | `A2A_HOST_PUBLIC_URL` | `public_url` | from `Host` / `X-Forwarded-*` |
+//! | blocking timeout | `--blocking-timeout SECS` | `A2A_HOST_BLOCKING_TIMEOUT` | `blocking_timeout_secs` | 60 |
+//! | cancel grace | `--cancel-grace-ms MS` | `A2A_HOST_CANCEL_GRACE_MS` | `cancel_grace_ms` | 2000 |
+//! | request body limit | `--max-body-bytes N` | `A2A_HOST_MAX_BODY_BYTES` | `max_body_bytes` | 10485760 |
+//! | shutdown drain | `--drain-secs SECS` | `A2A_HOST_DRAIN_SECS` | `drain_secs` | 30 |
+//! | compile cache | `--cache-dir DIR` | `A2A_HOST_CACHE_DIR` | `cache_dir` | `$XDG_CACHE_HOME/a2a-host` |
+//!
+//! The toml file is `--config PATH` (`A2A_HOST_CONFIG`), or `./a2a-host.toml`
+//! when it exists. Unknown keys in it are an error, so a typo never goes
+//! unnoticed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+
+/// Where tasks are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// In memory; lost when the process exits.
+    Memory,
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(String),
+}
+
+impl std::str::FromStr for StoreSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "memory" {
+            Ok(StoreSpec::Memory)
+        } else if let Some(path) = s.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err("`sqlite:` needs a file path, e.g. `sqlite:./a2a-host.db`".into());
+            }
+            Ok(StoreSpec::Sqlite(PathBuf::from(path)))
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(StoreSpec::Postgres(s.to_string()))
+        } else {
+            Err(format!(
+                "unknown store `{s}`: use `memory`, `sqlite:PATH` or `postgres://…`"
+            ))
+        }
+    }
+}
+
+/// The `serve` settings as flags and environment variables. Every field is
+/// optional here so that the toml file and defaults can fill the gaps.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Folder of agent components (`NAME.wasm`, optional `NAME.toml`).
+    #[arg(long, env = "A2A_HOST_AGENTS", value_name = "DIR")]
+    pub agents: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "A2A_HOST_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Task store: `memory`, `sqlite:PATH` or `postgres://…`.
+    #[arg(long, env = "A2A_HOST_STORE", value_name = "STORE")]
+    pub store: Option<StoreSpec>,
+    /// Agent served at `/` and `/.well-known/agent-card.json`.
+    #[arg(long, env = "A2A_HOST_DEFAULT_AGENT", value_name = "NAME")]
+    pub default_agent: Option<String>,
+    /// Public base URL used in agent cards (e.g. `https://agents.example.com`).
+    #[arg(long, env = "A2A_HOST_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// How long a blocking SendMessage waits before returning the task as is.
+    #[arg(long, env = "A2A_HOST_BLOCKING_TIMEOUT", value_name = "SECS")]
+    pub blocking_timeout: Option<u64>,
+    /// How long a canceled agent may keep running before it is stopped.
+    #[arg(long, env = "A2A_HOST_CANCEL_GRACE_MS", value_name = "MS")]
+    pub cancel_grace_ms: Option<u64>,
+    /// Largest accepted request body.
+    #[arg(long, env = "A2A_HOST_MAX_BODY_BYTES", value_name = "N")]
+    pub max_body_bytes: Option<usize>,
+    /// How long shutdown waits for running tasks.
+    #[arg(long, env = "A2A_HOST_DRAIN_SECS", value_name = "SECS")]
+    pub drain_secs: Option<u64>,
+    /// Folder for compiled components.
+    #[arg(long, env = "A2A_HOST_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Settings file (default: `./a2a-host.toml` if it exists).
+    #[arg(long, env = "A2A_HOST_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+/// The optional `a2a-host.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    agents: Option<PathBuf>,
+    listen: Option<String>,
+    store: Option<String>,
+    default_agent: Option<String>,
+    public_url: Option<String>,
+    blocking_timeout_secs: Option<u64>,
+    cancel_grace_ms: Option<u64>,
+    max_body_bytes: Option<usize>,
+    drain_secs: Option<u64>,
+    cache_dir: Option<PathBuf>,
+}
+
+/// The resolved settings of `a2a-host serve`.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    pub agents: PathBuf,
+    pub listen: SocketAddr,
+    pub store: StoreSpec,
+    pub default_agent: Option<String>,
+    pub public_url: Option<String>,
+    pub blocking_timeout: Duration,
+    pub cancel_grace: Duration,
+    pub max_body_bytes: usize,
+    pub drain: Duration,
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl HostConfig {
+    /// Merge flags/environment over the settings file over defaults.
+    pub fn resolve(args: ServeArgs) -> Result<HostConfig, String> {
+        let file = match &args.config {
+            Some(path) => read_file_config(path)?,
+            None if Path::new("a2a-host.toml").exists() => {
+                read_file_config(Path::new("a2a-host.toml"))?
+            }
+            None => FileConfig::default(),
+        };
+        let listen = match (args.listen, file.listen) {
+            (Some(l), _) => l,
+            (None, Some(s)) => s
+                .parse()
+                .map_err(|e| format!("a2a-host.toml: `listen = \"{s}\"` is not ADDR:PORT: {e}"))?,
+            (None, None) => "127.0.0.1:8080".parse().expect("valid default"),
+        };
+        let store = match (args.store, file.store) {
+            (Some(s), _) => s,
+            (None, Some(s)) => s.parse().map_err(|e| format!("a2a-host.toml: {e}"))?,
+            (None, None) => StoreSpec::Sqlite(PathBuf::from("./a2a-host.db")),
+        };
+        if let Some(url) = args.public_url.as_ref().or(file.public_url.as_ref())
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(format!(
+                "public URL `{url}` must start with http:// or https://"
+            ));
+        }
+        Ok(HostConfig {
+            agents: args
+                .agents
+                .or(file.agents)
+                .unwrap_or_else(|| PathBuf::from("./agents")),
+            listen,
+            store,
+            default_agent: args.default_agent.or(file.default_agent),
+            public_url: args
+                .public_url
+                .or(file.public_url)
+                .map(|u| u.trim_end_matches('/').to_string()),
+            blocking_timeout: Duration::from_secs(
+                args.blocking_timeout
+                    .or(file.blocking_timeout_secs)
+                    .unwrap_or(60),
+            ),
+            cancel_grace: Duration::from_millis(
+                args.cancel_grace_ms.or(file.cancel_grace_ms).unwrap_or(2000),
+            ),
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(10 * 1024 * 1024),
+            drain: Duration::from_secs(args.drain_secs.or(file.drain_secs).unwrap_or(30)),
+            cache_dir: args.cache_dir.or(file.cache_dir),
+        })
+    }
+}
+
+fn read_file_config(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_specs_parse() {
+        assert_eq!("memory".parse::<StoreSpec>(), Ok(StoreSpec::Memory));
+        assert_eq!(
+            "sqlite:/tmp/x.db".parse::<StoreSpec>(),
+            Ok(StoreSpec::Sqlite("/tmp/x.db".into()))
+        );
+        assert!(matches!(
+            "postgres://u@h/db".parse::<StoreSpec>(),
+            Ok(StoreSpec::Postgres(_))
+        ));
+        assert!("mysql://x".parse::<StoreSpec>().is_err());
+        assert!("sqlite:".parse::<StoreSpec>().is_err());
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a2a-host.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9999\"\nstore = \"memory\"\ndefault_agent = \"echo\"\n",
+        )
+        .unwrap();
+        let cfg = HostConfig::resolve(ServeArgs {
+            config: Some(path.clone()),
+            default_agent: Some("tck".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.listen.port(), 9999);
+        assert_eq!(cfg.store, StoreSpec::Memory);
+        assert_eq!(cfg.default_agent.as_deref(), Some("tck"));
+        assert_eq!(cfg.blocking_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a2a-host.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let err = HostConfig::resolve(ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("lisen"), "{err}");
+    }
+}

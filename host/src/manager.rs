@@ -2,22 +2,55 @@
 //!
 //! Every binding (JSON-RPC, HTTP+JSON, 0.3) calls these methods with the
 //! 1.0 model; every agent acts through a [`TaskContext`] whose actions come
-//! back here. (Skeleton: bodies land in the next commit.)
+//! back here as [`Action`]s.
+//!
+//! # How a task runs
+//! 1. `send_message` validates the request, creates the task in the store
+//!    (`submitted`) and spawns a **turn**: one call of [`Agent::handle`].
+//! 2. The agent's first action decides what the task is. A [`Action::Reply`]
+//!    makes the answer a direct message. Anything else starts the task: the
+//!    manager logs the task snapshot (now `working`) as the first event, then
+//!    the action's own events.
+//! 3. Each action is applied under the task's write lock: compute the new
+//!    snapshot, write it with its events to the store (atomically, checked
+//!    against the version read), then broadcast the events to live streams.
+//!    Holding the lock across write and broadcast makes every stream see the
+//!    events in log order.
+//! 4. The turn ends when the agent puts the task into a terminal or
+//!    interrupted state. If `handle` returns without doing so, or with an
+//!    error, or panics, the manager fails the task with a reason.
+//! 5. A follow-up message (`message.taskId`) to an interrupted task starts a
+//!    new turn on the same task.
+//!
+//! # Invariants
+//! - A task has at most one running turn.
+//! - Terminal tasks never change; every write re-checks the stored version.
+//! - Event sequence numbers are assigned by the store and are gap-free; the
+//!   broadcast carries them, so a lagging stream refills from the store.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use futures::Stream;
+use parking_lot::Mutex as SyncMutex;
+use tokio::sync::{Mutex, broadcast, mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 
+use crate::agent::{Action, ActionError, Agent, AgentError, TaskContext, TurnInput, TurnSink};
 use crate::error::A2aError;
 use crate::model::{
     CancelTaskRequest, GetTaskRequest, ListTaskPushConfigsRequest, ListTaskPushConfigsResponse,
-    ListTasksRequest, ListTasksResponse, SendMessageRequest, SendMessageResponse, StreamResponse,
-    SubscribeToTaskRequest, Task, TaskPushConfigRef, TaskPushNotificationConfig,
+    ListTasksRequest, ListTasksResponse, Message, Part, Role, SendMessageRequest,
+    SendMessageResponse, StreamResponse, SubscribeToTaskRequest, Task, TaskArtifactUpdateEvent,
+    TaskPushConfigRef, TaskPushNotificationConfig, TaskState, TaskStatus, TaskStatusUpdateEvent,
 };
-use crate::registry::AgentRegistry;
-use crate::store::Store;
+use crate::registry::{AgentRegistry, LoadedAgent};
+use crate::store::{Store, StoreError, StoredTask, TaskQuery, TaskWrite};
 
 /// Settings of the task manager.
 #[derive(Debug, Clone)]
@@ -27,6 +60,9 @@ pub struct ManagerConfig {
     pub blocking_timeout: Duration,
     /// How long a canceled agent may keep running before it is stopped.
     pub cancel_grace: Duration,
+    /// Capacity of each task's live event channel. A stream that falls
+    /// further behind refills from the store's event log.
+    pub broadcast_capacity: usize,
 }
 
 impl Default for ManagerConfig {
@@ -34,12 +70,13 @@ impl Default for ManagerConfig {
         ManagerConfig {
             blocking_timeout: Duration::from_secs(60),
             cancel_grace: Duration::from_secs(2),
+            broadcast_capacity: 256,
         }
     }
 }
 
 /// One event of a task stream, with its sequence number in the task's
-/// event log (the SSE `id:`). A direct-message reply has no sequence number.
+/// event log (the SSE `id:`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequencedEvent {
     pub seq: Option<u64>,
@@ -61,6 +98,43 @@ struct Inner {
     store: Arc<dyn Store>,
     registry: AgentRegistry,
     config: ManagerConfig,
+    /// Tasks with a running turn, by id.
+    live: SyncMutex<HashMap<String, Arc<LiveTask>>>,
+    draining: AtomicBool,
+    running_turns: AtomicUsize,
+    turns_done: tokio::sync::Notify,
+}
+
+/// The in-process state of a task while a turn runs.
+struct LiveTask {
+    agent: String,
+    task_id: String,
+    /// Serialises writes; holds the latest snapshot and its version.
+    state: Mutex<LiveState>,
+    events: broadcast::Sender<SequencedEvent>,
+    /// Fires when the client cancels.
+    cancel: CancellationToken,
+    /// The task's state (or the reply) once the current turn settles.
+    settled: watch::Sender<Option<Settled>>,
+}
+
+#[derive(Clone, Debug)]
+enum Settled {
+    /// The task reached a terminal or interrupted state.
+    Resting,
+    Reply(Message),
+}
+
+struct LiveState {
+    task: Task,
+    version: u64,
+    last_seq: u64,
+    /// Whether the first event (the task snapshot) has been logged.
+    started: bool,
+    /// Whether this is the first turn of a new task (a reply is allowed).
+    first_turn: bool,
+    /// Whether the current turn has put the task into a resting state.
+    turn_over: bool,
 }
 
 impl TaskManager {
@@ -70,6 +144,10 @@ impl TaskManager {
                 store,
                 registry,
                 config,
+                live: SyncMutex::new(HashMap::new()),
+                draining: AtomicBool::new(false),
+                running_turns: AtomicUsize::new(0),
+                turns_done: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -86,6 +164,11 @@ impl TaskManager {
         &self.inner.config
     }
 
+    /// Number of turns running right now.
+    pub fn running_turns(&self) -> usize {
+        self.inner.running_turns.load(Ordering::SeqCst)
+    }
+
     /// SendMessage: create a task (or continue one by `message.taskId`) and,
     /// unless `returnImmediately`, wait for a terminal or interrupted state.
     pub async fn send_message(
@@ -93,24 +176,74 @@ impl TaskManager {
         agent: &str,
         req: SendMessageRequest,
     ) -> Result<SendMessageResponse, A2aError> {
-        let _ = (agent, req);
-        Err(A2aError::Internal("not yet implemented".into()))
+        let history_length = history_length(
+            req.configuration.as_ref().and_then(|c| c.history_length),
+            "configuration.historyLength",
+        )?;
+        let return_immediately = req
+            .configuration
+            .as_ref()
+            .is_some_and(|c| c.return_immediately);
+        let started = self.start(agent, req).await?;
+        let live = match started {
+            Started::Existing(stored) => {
+                // A repeated message id: report the task it created.
+                return self
+                    .settle_existing(stored, return_immediately, history_length)
+                    .await;
+            }
+            Started::Turn(live) => live,
+        };
+        let mut settled = live.settled.subscribe();
+        if !return_immediately {
+            let wait = settled.wait_for(|s| s.is_some());
+            let _ = tokio::time::timeout(self.inner.config.blocking_timeout, wait).await;
+        }
+        let outcome = settled.borrow().clone();
+        if let Some(Settled::Reply(message)) = outcome {
+            return Ok(SendMessageResponse::Message(message));
+        }
+        let mut task = live.state.lock().await.task.clone();
+        task.truncate_history(history_length);
+        Ok(SendMessageResponse::Task(task))
     }
 
     /// SendStreamingMessage: like `send_message`, but returns the task's
-    /// events as they happen, the first being the task itself.
+    /// events as they happen, the first being the task itself (or a single
+    /// direct message).
     pub async fn send_streaming_message(
         &self,
         agent: &str,
         req: SendMessageRequest,
     ) -> Result<EventStream, A2aError> {
-        let _ = (agent, req);
-        Err(A2aError::Internal("not yet implemented".into()))
+        match self.start(agent, req).await? {
+            Started::Existing(stored) => self.stream_from_stored(stored, None).await,
+            Started::Turn(live) => {
+                // Whatever the turn published before we subscribed is in the
+                // log, and `forward` catches up from there.
+                let rx = live.events.subscribe();
+                let st = live.state.lock().await;
+                if st.first_turn {
+                    drop(st);
+                    return Ok(self.forward(live, rx, 0, None));
+                }
+                // A follow-up: start with the task as it is now.
+                let first = SequencedEvent {
+                    seq: Some(st.last_seq),
+                    event: StreamResponse::Task(st.task.clone()),
+                };
+                let after = st.last_seq;
+                drop(st);
+                Ok(self.forward(live, rx, after, Some(first)))
+            }
+        }
     }
 
     pub async fn get_task(&self, agent: &str, req: GetTaskRequest) -> Result<Task, A2aError> {
-        let _ = (agent, req);
-        Err(A2aError::Internal("not yet implemented".into()))
+        let history_length = history_length(req.history_length, "historyLength")?;
+        let mut task = self.current_task(agent, &req.id).await?;
+        task.truncate_history(history_length);
+        Ok(task)
     }
 
     pub async fn list_tasks(
@@ -118,13 +251,126 @@ impl TaskManager {
         agent: &str,
         req: ListTasksRequest,
     ) -> Result<ListTasksResponse, A2aError> {
-        let _ = (agent, req);
-        Err(A2aError::Internal("not yet implemented".into()))
+        let page_size = match req.page_size {
+            None => 50,
+            Some(n) if (1..=100).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(A2aError::invalid_field(
+                    "pageSize",
+                    format!("pageSize must be between 1 and 100, got {n}"),
+                ));
+            }
+        };
+        let history_length = history_length(req.history_length, "historyLength")?;
+        if req.status == Some(TaskState::Unspecified) {
+            return Err(A2aError::invalid_field(
+                "status",
+                "status TASK_STATE_UNSPECIFIED is not a filter; leave it out to list every state",
+            ));
+        }
+        let page_token = req.page_token.filter(|t| !t.is_empty());
+        if let Some(token) = &page_token
+            && crate::store::decode_page_token(token).is_none()
+        {
+            return Err(A2aError::invalid_field(
+                "pageToken",
+                "pageToken is not a token this server issued",
+            ));
+        }
+        let query = TaskQuery {
+            agent: agent.to_string(),
+            context_id: req.context_id.filter(|c| !c.is_empty()),
+            state: req.status,
+            status_after: req.status_timestamp_after,
+            page_size,
+            page_token,
+        };
+        self.require_agent(agent)?;
+        let page = self.inner.store.list_tasks(&query).await?;
+        let include_artifacts = req.include_artifacts.unwrap_or(false);
+        let tasks = page
+            .tasks
+            .into_iter()
+            .map(|mut t| {
+                t.truncate_history(history_length);
+                if !include_artifacts {
+                    t.artifacts.clear();
+                }
+                t
+            })
+            .collect();
+        Ok(ListTasksResponse {
+            tasks,
+            next_page_token: page.next_page_token,
+            page_size: page_size as i32,
+            total_size: page.total_size.min(i32::MAX as u64) as i32,
+        })
     }
 
     pub async fn cancel_task(&self, agent: &str, req: CancelTaskRequest) -> Result<Task, A2aError> {
-        let _ = (agent, req);
-        Err(A2aError::Internal("not yet implemented".into()))
+        let live = self.inner.live.lock().get(&req.id).cloned();
+        if let Some(live) = live.filter(|l| l.agent == agent) {
+            let mut st = live.state.lock().await;
+            if st.task.status.state.is_terminal() {
+                return Err(not_cancelable(&st.task));
+            }
+            let status = TaskStatus::new(
+                TaskState::Canceled,
+                Some(agent_message(&st.task, vec![Part::text("canceled by the client")])),
+            );
+            self.apply(&live, &mut st, |task| {
+                task.status = status.clone();
+                vec![status_event(task)]
+            })
+            .await
+            .map_err(A2aError::from)?;
+            st.turn_over = true;
+            let task = st.task.clone();
+            drop(st);
+            live.cancel.cancel();
+            live.settled.send_replace(Some(Settled::Resting));
+            return Ok(task);
+        }
+        // No turn is running here: change the stored task directly.
+        for _ in 0..8 {
+            let stored = self.stored_task(agent, &req.id).await?;
+            if stored.task.status.state.is_terminal() {
+                return Err(not_cancelable(&stored.task));
+            }
+            let mut task = stored.task.clone();
+            task.status = TaskStatus::new(
+                TaskState::Canceled,
+                Some(agent_message(&task, vec![Part::text("canceled by the client")])),
+            );
+            let events = [status_event(&task)];
+            match self
+                .inner
+                .store
+                .write_task(TaskWrite {
+                    agent,
+                    task: &task,
+                    expected_version: stored.version,
+                    events: &events,
+                    claim_message_id: None,
+                })
+                .await
+            {
+                Ok(_) => return Ok(task),
+                Err(StoreError::Conflict { .. }) => {
+                    // A turn may have started meanwhile; retry via either path.
+                    if let Some(live) = self.inner.live.lock().get(&req.id).cloned() {
+                        drop(live);
+                        return Box::pin(self.cancel_task(agent, req)).await;
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(A2aError::Internal(format!(
+            "task `{}` kept changing while it was being canceled",
+            req.id
+        )))
     }
 
     /// SubscribeToTask. With `last_event_id`, first replays the logged
@@ -135,8 +381,28 @@ impl TaskManager {
         req: SubscribeToTaskRequest,
         last_event_id: Option<u64>,
     ) -> Result<EventStream, A2aError> {
-        let _ = (agent, req, last_event_id);
-        Err(A2aError::Internal("not yet implemented".into()))
+        let live = self.inner.live.lock().get(&req.id).cloned();
+        if let Some(live) = live.filter(|l| l.agent == agent) {
+            let rx = live.events.subscribe();
+            let st = live.state.lock().await;
+            if st.task.status.state.is_terminal() {
+                return Err(terminal_subscribe(&st.task));
+            }
+            let (task, seq) = (st.task.clone(), st.last_seq);
+            drop(st);
+            return Ok(match last_event_id {
+                Some(after) => self.forward(live, rx, after, None),
+                None => self.forward(live, rx, seq, Some(SequencedEvent {
+                    seq: Some(seq),
+                    event: StreamResponse::Task(task),
+                })),
+            });
+        }
+        let stored = self.stored_task(agent, &req.id).await?;
+        if stored.task.status.state.is_terminal() && last_event_id.is_none() {
+            return Err(terminal_subscribe(&stored.task));
+        }
+        self.stream_from_stored(stored, last_event_id).await
     }
 
     pub async fn create_push_config(
@@ -144,7 +410,8 @@ impl TaskManager {
         agent: &str,
         config: TaskPushNotificationConfig,
     ) -> Result<TaskPushNotificationConfig, A2aError> {
-        let _ = (agent, config);
+        self.require_agent(agent)?;
+        let _ = config;
         Err(A2aError::PushNotificationNotSupported)
     }
 
@@ -153,7 +420,8 @@ impl TaskManager {
         agent: &str,
         req: TaskPushConfigRef,
     ) -> Result<TaskPushNotificationConfig, A2aError> {
-        let _ = (agent, req);
+        self.require_agent(agent)?;
+        let _ = req;
         Err(A2aError::PushNotificationNotSupported)
     }
 
@@ -162,7 +430,8 @@ impl TaskManager {
         agent: &str,
         req: ListTaskPushConfigsRequest,
     ) -> Result<ListTaskPushConfigsResponse, A2aError> {
-        let _ = (agent, req);
+        self.require_agent(agent)?;
+        let _ = req;
         Err(A2aError::PushNotificationNotSupported)
     }
 
@@ -171,13 +440,992 @@ impl TaskManager {
         agent: &str,
         req: TaskPushConfigRef,
     ) -> Result<(), A2aError> {
-        let _ = (agent, req);
+        self.require_agent(agent)?;
+        let _ = req;
         Err(A2aError::PushNotificationNotSupported)
     }
 
-    /// Stop accepting new tasks and wait (up to `timeout`) for running
-    /// turns to finish.
+    /// Stop accepting new messages and wait (up to `timeout`) for running
+    /// turns to finish. Turns still running afterwards are left to the
+    /// restart recovery ([`TaskManager::recover`]).
     pub async fn drain(&self, timeout: Duration) {
-        let _ = timeout;
+        self.inner.draining.store(true, Ordering::SeqCst);
+        let wait = async {
+            loop {
+                let notified = self.inner.turns_done.notified();
+                if self.inner.running_turns.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout(timeout, wait).await.is_err() {
+            tracing::warn!(
+                running = self.running_turns(),
+                "drain timed out; running tasks will be recovered at the next start"
+            );
+        }
+    }
+
+    /// Whether `drain` was called.
+    pub fn is_draining(&self) -> bool {
+        self.inner.draining.load(Ordering::SeqCst)
+    }
+
+    /// Deal with tasks a previous process left unfinished: a task stored as
+    /// `submitted` or `working` has no turn running anywhere once this host
+    /// starts (single-process deployments), so it is failed with a reason
+    /// that says so. Interrupted tasks are left alone: they wait for the
+    /// client. Returns how many tasks were failed.
+    pub async fn recover(&self) -> Result<usize, A2aError> {
+        let ids = self
+            .inner
+            .store
+            .tasks_in_states(None, &[TaskState::Submitted, TaskState::Working])
+            .await?;
+        let mut failed = 0;
+        for id in ids {
+            let Some(stored) = self.inner.store.get_task(&id).await? else {
+                continue;
+            };
+            if self.inner.live.lock().contains_key(&id) {
+                continue;
+            }
+            let mut task = stored.task.clone();
+            task.status = TaskStatus::new(
+                TaskState::Failed,
+                Some(agent_message(
+                    &task,
+                    vec![Part::text(
+                        "the host stopped while this task was running; send the message again",
+                    )],
+                )),
+            );
+            let events = [status_event(&task)];
+            match self
+                .inner
+                .store
+                .write_task(TaskWrite {
+                    agent: &stored.agent,
+                    task: &task,
+                    expected_version: stored.version,
+                    events: &events,
+                    claim_message_id: None,
+                })
+                .await
+            {
+                Ok(_) => failed += 1,
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if failed > 0 {
+            tracing::info!(failed, "failed tasks left running by a previous process");
+        }
+        Ok(failed)
+    }
+
+    // -----------------------------------------------------------------------
+    // Internals
+
+    fn require_agent(&self, agent: &str) -> Result<LoadedAgent, A2aError> {
+        self.inner
+            .registry
+            .get(agent)
+            .ok_or_else(|| A2aError::AgentNotFound(agent.to_string()))
+    }
+
+    async fn stored_task(&self, agent: &str, id: &str) -> Result<StoredTask, A2aError> {
+        match self.inner.store.get_task(id).await? {
+            Some(stored) if stored.agent == agent => Ok(stored),
+            _ => Err(A2aError::TaskNotFound(id.to_string())),
+        }
+    }
+
+    /// The freshest snapshot: the live one if a turn runs here.
+    async fn current_task(&self, agent: &str, id: &str) -> Result<Task, A2aError> {
+        let live = self.inner.live.lock().get(id).cloned();
+        if let Some(live) = live.filter(|l| l.agent == agent) {
+            return Ok(live.state.lock().await.task.clone());
+        }
+        Ok(self.stored_task(agent, id).await?.task)
+    }
+
+    /// Validates a send and starts a turn for it.
+    async fn start(&self, agent_name: &str, req: SendMessageRequest) -> Result<Started, A2aError> {
+        if self.is_draining() {
+            return Err(A2aError::Unavailable(
+                "the host is shutting down and accepts no new messages".into(),
+            ));
+        }
+        let agent = self.require_agent(agent_name)?;
+        let mut message = req.message;
+        validate_message(&message)?;
+        check_input_modes(&agent, &message)?;
+        message.role = Role::User;
+        let accepted_output_modes = req
+            .configuration
+            .as_ref()
+            .map(|c| c.accepted_output_modes.clone())
+            .unwrap_or_default();
+        if req
+            .configuration
+            .as_ref()
+            .is_some_and(|c| c.task_push_notification_config.is_some())
+        {
+            return Err(A2aError::PushNotificationNotSupported);
+        }
+
+        match message.task_id.clone().filter(|t| !t.is_empty()) {
+            Some(task_id) => {
+                self.continue_task(agent, agent_name, &task_id, message, req.metadata, accepted_output_modes)
+                    .await
+            }
+            None => {
+                self.create_task(agent, agent_name, message, req.metadata, accepted_output_modes)
+                    .await
+            }
+        }
+    }
+
+    async fn create_task(
+        &self,
+        agent: LoadedAgent,
+        agent_name: &str,
+        mut message: Message,
+        metadata: Option<crate::model::Metadata>,
+        accepted_output_modes: Vec<String>,
+    ) -> Result<Started, A2aError> {
+        let context_given = message.context_id.clone().filter(|c| !c.is_empty());
+        if let Some(ctx) = &context_given
+            && let Some(existing) = self
+                .inner
+                .store
+                .task_for_message(agent_name, ctx, &message.message_id)
+                .await?
+        {
+            return Ok(Started::Existing(self.stored_task(agent_name, &existing).await?));
+        }
+        let task_id = uuid::Uuid::new_v4().to_string();
+        let context_id = context_given.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        message.task_id = Some(task_id.clone());
+        message.context_id = Some(context_id.clone());
+        let task = Task {
+            id: task_id.clone(),
+            context_id: context_id.clone(),
+            status: TaskStatus::new(TaskState::Submitted, None),
+            artifacts: Vec::new(),
+            history: vec![message.clone()],
+            metadata: metadata.clone(),
+        };
+        let committed = match self
+            .inner
+            .store
+            .write_task(TaskWrite {
+                agent: agent_name,
+                task: &task,
+                expected_version: 0,
+                events: &[],
+                claim_message_id: Some(&message.message_id),
+            })
+            .await
+        {
+            Ok(c) => c,
+            Err(StoreError::DuplicateMessage { task_id, .. }) => {
+                return Ok(Started::Existing(self.stored_task(agent_name, &task_id).await?));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let input = TurnInput {
+            agent: agent_name.to_string(),
+            task_id,
+            context_id,
+            message,
+            history: Vec::new(),
+            metadata,
+            accepted_output_modes,
+        };
+        let state = LiveState {
+            task,
+            version: committed.version,
+            last_seq: committed.first_seq.saturating_sub(1),
+            started: false,
+            first_turn: true,
+            turn_over: false,
+        };
+        Ok(Started::Turn(self.spawn_turn(agent, input, state)))
+    }
+
+    async fn continue_task(
+        &self,
+        agent: LoadedAgent,
+        agent_name: &str,
+        task_id: &str,
+        mut message: Message,
+        metadata: Option<crate::model::Metadata>,
+        accepted_output_modes: Vec<String>,
+    ) -> Result<Started, A2aError> {
+        for _ in 0..8 {
+            let stored = self.stored_task(agent_name, task_id).await?;
+            let task = &stored.task;
+            if let Some(ctx) = message.context_id.as_deref().filter(|c| !c.is_empty())
+                && ctx != task.context_id
+            {
+                return Err(A2aError::invalid_field(
+                    "message.contextId",
+                    format!(
+                        "contextId `{ctx}` does not match task `{task_id}`, which belongs to context `{}`",
+                        task.context_id
+                    ),
+                ));
+            }
+            if let Some(existing) = self
+                .inner
+                .store
+                .task_for_message(agent_name, &task.context_id, &message.message_id)
+                .await?
+            {
+                return Ok(Started::Existing(self.stored_task(agent_name, &existing).await?));
+            }
+            let state = task.status.state;
+            if state.is_terminal() {
+                return Err(A2aError::UnsupportedOperation(format!(
+                    "task `{task_id}` is {} and cannot take more messages; send a message without taskId (same contextId) to start a new task",
+                    state_word(state)
+                )));
+            }
+            if !state.is_interrupted() || self.inner.live.lock().contains_key(task_id) {
+                return Err(A2aError::UnsupportedOperation(format!(
+                    "task `{task_id}` is still {}; send a follow-up once it asks for input",
+                    state_word(state)
+                )));
+            }
+            message.task_id = Some(task_id.to_string());
+            message.context_id = Some(task.context_id.clone());
+            let history = task.history.clone();
+            let mut next = task.clone();
+            next.history.push(message.clone());
+            next.status = TaskStatus::new(TaskState::Working, None);
+            let events = [status_event(&next)];
+            let committed = match self
+                .inner
+                .store
+                .write_task(TaskWrite {
+                    agent: agent_name,
+                    task: &next,
+                    expected_version: stored.version,
+                    events: &events,
+                    claim_message_id: Some(&message.message_id),
+                })
+                .await
+            {
+                Ok(c) => c,
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::DuplicateMessage { task_id, .. }) => {
+                    return Ok(Started::Existing(self.stored_task(agent_name, &task_id).await?));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let input = TurnInput {
+                agent: agent_name.to_string(),
+                task_id: task_id.to_string(),
+                context_id: next.context_id.clone(),
+                message,
+                history,
+                metadata,
+                accepted_output_modes,
+            };
+            let live_state = LiveState {
+                task: next,
+                version: committed.version,
+                last_seq: committed.first_seq,
+                started: true,
+                first_turn: false,
+                turn_over: false,
+            };
+            return Ok(Started::Turn(self.spawn_turn(agent, input, live_state)));
+        }
+        Err(A2aError::Internal(format!(
+            "task `{task_id}` kept changing while the follow-up was being accepted"
+        )))
+    }
+
+    /// Registers a live task and spawns its turn.
+    fn spawn_turn(&self, agent: LoadedAgent, input: TurnInput, state: LiveState) -> Arc<LiveTask> {
+        let (events, _) = broadcast::channel(self.inner.config.broadcast_capacity.max(16));
+        let live = Arc::new(LiveTask {
+            agent: input.agent.clone(),
+            task_id: input.task_id.clone(),
+            state: Mutex::new(state),
+            events,
+            cancel: CancellationToken::new(),
+            settled: watch::channel(None).0,
+        });
+        self.inner
+            .live
+            .lock()
+            .insert(live.task_id.clone(), live.clone());
+        self.inner.running_turns.fetch_add(1, Ordering::SeqCst);
+        let manager = self.clone();
+        let turn_live = live.clone();
+        tokio::spawn(async move {
+            manager.run_turn(agent.agent, input, turn_live).await;
+        });
+        live
+    }
+
+    /// Runs one turn to its end, whatever the agent does.
+    async fn run_turn(self, agent: Arc<dyn Agent>, input: TurnInput, live: Arc<LiveTask>) {
+        let sink = Arc::new(Sink {
+            manager: self.clone(),
+            live: live.clone(),
+        });
+        let ctx = TaskContext::new(input, sink);
+        let mut handle = tokio::spawn(async move { agent.handle(ctx).await });
+        let grace = self.inner.config.cancel_grace;
+        let outcome = tokio::select! {
+            res = &mut handle => Some(res),
+            _ = live.cancel.cancelled() => {
+                match tokio::time::timeout(grace, &mut handle).await {
+                    Ok(res) => Some(res),
+                    Err(_) => {
+                        handle.abort();
+                        tracing::info!(task = %live.task_id, agent = %live.agent,
+                            "agent did not stop within the cancel grace period; stopped it");
+                        None
+                    }
+                }
+            }
+        };
+        let reason = match outcome {
+            None | Some(Ok(Ok(()))) => None,
+            Some(Ok(Err(AgentError::Failed(r)))) => Some((TaskState::Failed, r)),
+            Some(Ok(Err(AgentError::Rejected(r)))) => Some((TaskState::Rejected, r)),
+            Some(Err(join)) if join.is_panic() => Some((
+                TaskState::Failed,
+                format!("agent panicked: {}", panic_message(join.into_panic())),
+            )),
+            Some(Err(_)) => Some((TaskState::Failed, "agent task was aborted".to_string())),
+        };
+        {
+            let mut st = live.state.lock().await;
+            if !st.turn_over {
+                let (state, text) = reason.unwrap_or((
+                    TaskState::Failed,
+                    "the agent returned without completing the task (it must call complete, \
+                     fail, reject, request_input, request_auth or reply)"
+                        .to_string(),
+                ));
+                tracing::info!(task = %live.task_id, agent = %live.agent, %state, reason = %text, "turn ended by the host");
+                let status = TaskStatus::new(state, Some(agent_message(&st.task, vec![Part::text(text)])));
+                let result = self
+                    .apply(&live, &mut st, |task| {
+                        task.status = status.clone();
+                        vec![status_event(task)]
+                    })
+                    .await;
+                if let Err(e) = result {
+                    tracing::error!(task = %live.task_id, error = %e, "could not record the end of a turn");
+                }
+                st.turn_over = true;
+                live.settled.send_replace(Some(Settled::Resting));
+            } else if let Some((_, text)) = reason {
+                tracing::debug!(task = %live.task_id, reason = %text, "agent error after the turn was over");
+            }
+        }
+        self.inner.live.lock().remove(&live.task_id);
+        if self.inner.running_turns.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.inner.turns_done.notify_waiters();
+        }
+    }
+
+    /// Applies a change to a live task: writes the new snapshot and its
+    /// events, then broadcasts them. On a version conflict (another process
+    /// changed the task) the live state is refreshed and the error returned.
+    async fn apply(
+        &self,
+        live: &LiveTask,
+        st: &mut LiveState,
+        change: impl FnOnce(&mut Task) -> Vec<StreamResponse>,
+    ) -> Result<(), StoreError> {
+        let mut next = st.task.clone();
+        let mut events = Vec::with_capacity(3);
+        if !st.started {
+            // The first action of a task: log the task itself first.
+            next.status = TaskStatus::new(TaskState::Working, None);
+            events.push(StreamResponse::Task(next.clone()));
+        }
+        events.extend(change(&mut next));
+        let write = TaskWrite {
+            agent: &live.agent,
+            task: &next,
+            expected_version: st.version,
+            events: &events,
+            claim_message_id: None,
+        };
+        match self.inner.store.write_task(write).await {
+            Ok(committed) => {
+                st.task = next;
+                st.version = committed.version;
+                st.started = true;
+                for (i, event) in events.into_iter().enumerate() {
+                    let seq = committed.first_seq + i as u64;
+                    st.last_seq = seq;
+                    let _ = live.events.send(SequencedEvent {
+                        seq: Some(seq),
+                        event,
+                    });
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if matches!(e, StoreError::Conflict { .. })
+                    && let Ok(Some(fresh)) = self.inner.store.get_task(&live.task_id).await
+                {
+                    st.task = fresh.task;
+                    st.version = fresh.version;
+                    st.last_seq = fresh.last_seq;
+                    st.started = true;
+                    if st.task.status.state.is_terminal() {
+                        st.turn_over = true;
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies one agent action.
+    async fn act(&self, live: &LiveTask, action: Action) -> Result<(), ActionError> {
+        let mut st = live.state.lock().await;
+        if live.cancel.is_cancelled() || st.task.status.state == TaskState::Canceled {
+            return Err(ActionError::Canceled);
+        }
+        if st.turn_over {
+            return Err(ActionError::TaskFinished(format!(
+                "the task is already {}",
+                state_word(st.task.status.state)
+            )));
+        }
+        let settle = |st: &mut LiveState, live: &LiveTask| {
+            st.turn_over = true;
+            live.settled
+                .send_replace(Some(Settled::Resting));
+        };
+        match action {
+            Action::Reply(parts) => {
+                if !st.first_turn || st.started {
+                    return Err(ActionError::TaskFinished(
+                        "reply is only allowed as the first and only action of a new task; \
+                         use complete instead"
+                            .into(),
+                    ));
+                }
+                check_parts(&parts)?;
+                let mut reply = agent_message(&st.task, parts);
+                reply.task_id = None;
+                let mut next = st.task.clone();
+                next.history.push(reply.clone());
+                next.status = TaskStatus::new(TaskState::Completed, None);
+                let events = [StreamResponse::Message(reply.clone())];
+                let committed = self
+                    .inner
+                    .store
+                    .write_task(TaskWrite {
+                        agent: &live.agent,
+                        task: &next,
+                        expected_version: st.version,
+                        events: &events,
+                        claim_message_id: None,
+                    })
+                    .await
+                    .map_err(store_action_error)?;
+                st.task = next;
+                st.version = committed.version;
+                st.started = true;
+                st.last_seq = committed.first_seq;
+                st.turn_over = true;
+                let _ = live.events.send(SequencedEvent {
+                    seq: Some(committed.first_seq),
+                    event: StreamResponse::Message(reply.clone()),
+                });
+                live.settled.send_replace(Some(Settled::Reply(reply)));
+                Ok(())
+            }
+            Action::Status(parts) => {
+                let message = match parts {
+                    Some(p) => {
+                        check_parts(&p)?;
+                        Some(agent_message(&st.task, p))
+                    }
+                    None => None,
+                };
+                self.apply(live, &mut st, |task| {
+                    task.status = TaskStatus::new(TaskState::Working, message);
+                    vec![status_event(task)]
+                })
+                .await
+                .map_err(store_action_error)
+            }
+            Action::Artifact {
+                artifact,
+                append,
+                last_chunk,
+            } => {
+                if artifact.artifact_id.is_empty() {
+                    return Err(ActionError::InvalidArgument(
+                        "artifact id must not be empty".into(),
+                    ));
+                }
+                check_parts(&artifact.parts)?;
+                self.apply(live, &mut st, |task| {
+                    task.apply_artifact(&artifact, append);
+                    vec![StreamResponse::ArtifactUpdate(TaskArtifactUpdateEvent {
+                        task_id: task.id.clone(),
+                        context_id: task.context_id.clone(),
+                        artifact,
+                        append,
+                        last_chunk,
+                        metadata: None,
+                    })]
+                })
+                .await
+                .map_err(store_action_error)
+            }
+            Action::Complete(parts) => {
+                let parts = parts.filter(|p| !p.is_empty());
+                if let Some(p) = &parts {
+                    check_parts(p)?;
+                }
+                self.finish(live, &mut st, TaskState::Completed, parts).await?;
+                settle(&mut st, live);
+                Ok(())
+            }
+            Action::RequestInput(parts) | Action::RequestAuth(parts) if parts.is_empty() => {
+                Err(ActionError::InvalidArgument(
+                    "say what you need: the message must have at least one part".into(),
+                ))
+            }
+            Action::RequestInput(parts) => {
+                check_parts(&parts)?;
+                self.finish(live, &mut st, TaskState::InputRequired, Some(parts))
+                    .await?;
+                settle(&mut st, live);
+                Ok(())
+            }
+            Action::RequestAuth(parts) => {
+                check_parts(&parts)?;
+                self.finish(live, &mut st, TaskState::AuthRequired, Some(parts))
+                    .await?;
+                settle(&mut st, live);
+                Ok(())
+            }
+            Action::Fail(reason) => {
+                self.finish(live, &mut st, TaskState::Failed, Some(vec![Part::text(reason)]))
+                    .await?;
+                settle(&mut st, live);
+                Ok(())
+            }
+            Action::Reject(reason) => {
+                self.finish(live, &mut st, TaskState::Rejected, Some(vec![Part::text(reason)]))
+                    .await?;
+                settle(&mut st, live);
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves a live task to a resting state; its message joins the history.
+    async fn finish(
+        &self,
+        live: &LiveTask,
+        st: &mut LiveState,
+        state: TaskState,
+        parts: Option<Vec<Part>>,
+    ) -> Result<(), ActionError> {
+        let message = parts.map(|p| agent_message(&st.task, p));
+        self.apply(live, st, |task| {
+            if let Some(m) = &message {
+                task.history.push(m.clone());
+            }
+            task.status = TaskStatus::new(state, message);
+            vec![status_event(task)]
+        })
+        .await
+        .map_err(store_action_error)
+    }
+
+    /// A repeated message: answer with the task it already created, waiting
+    /// like a fresh blocking send would if that task is still running here.
+    async fn settle_existing(
+        &self,
+        stored: StoredTask,
+        return_immediately: bool,
+        history_length: Option<usize>,
+    ) -> Result<SendMessageResponse, A2aError> {
+        let live = self.inner.live.lock().get(&stored.task.id).cloned();
+        let mut task = match live {
+            Some(live) if !return_immediately => {
+                let mut settled = live.settled.subscribe();
+                let wait = settled.wait_for(|s| s.is_some());
+                let _ = tokio::time::timeout(self.inner.config.blocking_timeout, wait).await;
+                let outcome = settled.borrow().clone();
+                if let Some(Settled::Reply(m)) = outcome {
+                    return Ok(SendMessageResponse::Message(m));
+                }
+                live.state.lock().await.task.clone()
+            }
+            Some(live) => live.state.lock().await.task.clone(),
+            None => stored.task,
+        };
+        // A task answered by a direct reply reports the reply again.
+        if task.status.state == TaskState::Completed
+            && task.history.len() == 2
+            && let Ok(events) = self.inner.store.events_after(&task.id, 0).await
+            && let Some((_, StreamResponse::Message(m))) = events.first()
+        {
+            return Ok(SendMessageResponse::Message(m.clone()));
+        }
+        task.truncate_history(history_length);
+        Ok(SendMessageResponse::Task(task))
+    }
+
+    /// A stream over a task with no turn running here: the snapshot (or the
+    /// logged events after `after`), then the end if the task is resting.
+    async fn stream_from_stored(
+        &self,
+        stored: StoredTask,
+        after: Option<u64>,
+    ) -> Result<EventStream, A2aError> {
+        let mut items = Vec::new();
+        match after {
+            Some(after) => {
+                for (seq, event) in self.inner.store.events_after(&stored.task.id, after).await? {
+                    items.push(SequencedEvent {
+                        seq: Some(seq),
+                        event,
+                    });
+                }
+            }
+            None => items.push(SequencedEvent {
+                seq: Some(stored.last_seq),
+                event: StreamResponse::Task(stored.task.clone()),
+            }),
+        }
+        // If a turn started meanwhile, continue live from where we are.
+        let live = self.inner.live.lock().get(&stored.task.id).cloned();
+        if let Some(live) = live {
+            let rx = live.events.subscribe();
+            let last = items.last().and_then(|e| e.seq).unwrap_or(after.unwrap_or(0));
+            let ends = items.last().is_some_and(|e| e.event.ends_stream());
+            if !ends {
+                let tail = self.forward(live, rx, last, None);
+                return Ok(Box::pin(futures::StreamExt::chain(
+                    futures::stream::iter(items),
+                    tail,
+                )));
+            }
+        }
+        Ok(Box::pin(futures::stream::iter(items)))
+    }
+
+    /// A stream that emits `first` (if any), then the task's events with a
+    /// sequence number above `after`, refilling from the store when the
+    /// live channel lagged, until an event ends the stream.
+    fn forward(
+        &self,
+        live: Arc<LiveTask>,
+        mut rx: broadcast::Receiver<SequencedEvent>,
+        after: u64,
+        first: Option<SequencedEvent>,
+    ) -> EventStream {
+        let (tx, out) = mpsc::channel::<SequencedEvent>(64);
+        let store = self.inner.store.clone();
+        tokio::spawn(async move {
+            let mut last = after;
+            if let Some(first) = first {
+                let ends = first.event.ends_stream();
+                if tx.send(first).await.is_err() || ends {
+                    return;
+                }
+            }
+            let mut settled = live.settled.subscribe();
+            // Catch up from the log first: events before we subscribed.
+            let mut refill = true;
+            let mut turn_settled = false;
+            loop {
+                if refill {
+                    refill = false;
+                    let events = match store.events_after(&live.task_id, last).await {
+                        Ok(events) => events,
+                        Err(e) => {
+                            tracing::warn!(task = %live.task_id, error = %e, "stream could not read the event log");
+                            return;
+                        }
+                    };
+                    for (seq, event) in events {
+                        last = seq;
+                        let ends = event.ends_stream();
+                        if tx.send(SequencedEvent { seq: Some(seq), event }).await.is_err() || ends {
+                            return;
+                        }
+                    }
+                    if turn_settled {
+                        // The turn is over and the log holds nothing that
+                        // ends the stream (e.g. the final write failed).
+                        return;
+                    }
+                }
+                tokio::select! {
+                    r = rx.recv() => match r {
+                        Ok(ev) => {
+                            let seq = ev.seq.unwrap_or(0);
+                            if seq <= last {
+                                continue;
+                            }
+                            if seq > last + 1 {
+                                refill = true;
+                                continue;
+                            }
+                            last = seq;
+                            let ends = ev.event.ends_stream();
+                            if tx.send(ev).await.is_err() || ends {
+                                return;
+                            }
+                        }
+                        Err(_) => refill = true,
+                    },
+                    ok = async { settled.wait_for(|s| s.is_some()).await.is_ok() }, if !turn_settled => {
+                        if ok {
+                            // Give in-flight broadcasts a chance, then read
+                            // whatever is left from the log.
+                            turn_settled = true;
+                            refill = true;
+                        }
+                    }
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Box::pin(ReceiverStream::new(out))
+    }
+}
+
+enum Started {
+    /// A repeated message id: the task it created before.
+    Existing(StoredTask),
+    Turn(Arc<LiveTask>),
+}
+
+/// The [`TurnSink`] the manager gives each turn.
+struct Sink {
+    manager: TaskManager,
+    live: Arc<LiveTask>,
+}
+
+#[async_trait]
+impl TurnSink for Sink {
+    async fn act(&self, action: Action) -> Result<(), ActionError> {
+        self.manager.act(&self.live, action).await
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.live.cancel.is_cancelled()
+    }
+
+    async fn cancelled(&self) {
+        self.live.cancel.cancelled().await
+    }
+
+    async fn get_state(&self, key: &str) -> Result<Option<Vec<u8>>, ActionError> {
+        let context = self.live.state.lock().await.task.context_id.clone();
+        self.manager
+            .inner
+            .store
+            .get_state(&self.live.agent, &context, key)
+            .await
+            .map_err(store_action_error)
+    }
+
+    async fn set_state(&self, key: &str, value: Option<Vec<u8>>) -> Result<(), ActionError> {
+        if key.is_empty() || key.len() > 512 {
+            return Err(ActionError::InvalidArgument(
+                "state keys must be 1 to 512 bytes long".into(),
+            ));
+        }
+        let context = self.live.state.lock().await.task.context_id.clone();
+        self.manager
+            .inner
+            .store
+            .set_state(&self.live.agent, &context, key, value.as_deref())
+            .await
+            .map_err(store_action_error)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+fn history_length(value: Option<i32>, field: &str) -> Result<Option<usize>, A2aError> {
+    match value {
+        None => Ok(None),
+        Some(n) if n >= 0 => Ok(Some(n as usize)),
+        Some(n) => Err(A2aError::invalid_field(
+            field,
+            format!("{field} must not be negative, got {n}"),
+        )),
+    }
+}
+
+fn validate_message(m: &Message) -> Result<(), A2aError> {
+    if m.message_id.trim().is_empty() {
+        return Err(A2aError::invalid_field(
+            "message.messageId",
+            "message.messageId is required",
+        ));
+    }
+    if m.parts.is_empty() {
+        return Err(A2aError::invalid_field(
+            "message.parts",
+            "message.parts must contain at least one part",
+        ));
+    }
+    if m.role == Role::Agent {
+        return Err(A2aError::invalid_field(
+            "message.role",
+            "messages sent to an agent must have role ROLE_USER",
+        ));
+    }
+    Ok(())
+}
+
+/// Rejects parts whose media type the agent does not accept.
+fn check_input_modes(agent: &LoadedAgent, m: &Message) -> Result<(), A2aError> {
+    let modes = &agent.info.input_modes;
+    for (i, part) in m.parts.iter().enumerate() {
+        let Some(media) = part.media_type.as_deref().filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        let accepted = if modes.is_empty() {
+            media_matches("text/plain", media)
+        } else {
+            modes.iter().any(|mode| media_matches(mode, media))
+        };
+        if !accepted {
+            let list = if modes.is_empty() {
+                "text/plain".to_string()
+            } else {
+                modes.join(", ")
+            };
+            return Err(A2aError::ContentTypeNotSupported(format!(
+                "message.parts[{i}] has media type `{media}`, which this agent does not accept (it accepts: {list})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a card mode (`text/plain`, `image/*`, `*/*`, or a bare `text`)
+/// accepts a part's media type.
+fn media_matches(mode: &str, media: &str) -> bool {
+    let media = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mode = mode.trim().to_ascii_lowercase();
+    if mode == "*/*" || mode == "*" || mode == media {
+        return true;
+    }
+    let (media_type, _) = media.split_once('/').unwrap_or((&media, ""));
+    match mode.split_once('/') {
+        Some((t, "*")) => t == media_type,
+        Some(_) => false,
+        None => mode == media_type,
+    }
+}
+
+fn check_parts(parts: &[Part]) -> Result<(), ActionError> {
+    if parts.is_empty() {
+        return Err(ActionError::InvalidArgument(
+            "a message or artifact needs at least one part".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn agent_message(task: &Task, parts: Vec<Part>) -> Message {
+    let mut m = Message::agent(parts);
+    m.task_id = Some(task.id.clone());
+    m.context_id = Some(task.context_id.clone());
+    m
+}
+
+fn status_event(task: &Task) -> StreamResponse {
+    StreamResponse::StatusUpdate(TaskStatusUpdateEvent {
+        task_id: task.id.clone(),
+        context_id: task.context_id.clone(),
+        status: task.status.clone(),
+        metadata: None,
+    })
+}
+
+fn state_word(state: TaskState) -> &'static str {
+    match state {
+        TaskState::Unspecified => "in an unknown state",
+        TaskState::Submitted => "submitted",
+        TaskState::Working => "working",
+        TaskState::Completed => "completed",
+        TaskState::Failed => "failed",
+        TaskState::Canceled => "canceled",
+        TaskState::InputRequired => "waiting for input",
+        TaskState::Rejected => "rejected",
+        TaskState::AuthRequired => "waiting for authentication",
+    }
+}
+
+fn not_cancelable(task: &Task) -> A2aError {
+    A2aError::TaskNotCancelable(format!(
+        "task `{}` is already {} and cannot be canceled",
+        task.id,
+        state_word(task.status.state)
+    ))
+}
+
+fn terminal_subscribe(task: &Task) -> A2aError {
+    A2aError::UnsupportedOperation(format!(
+        "task `{}` is already {}; there is nothing to subscribe to (use GetTask)",
+        task.id,
+        state_word(task.status.state)
+    ))
+}
+
+fn store_action_error(e: StoreError) -> ActionError {
+    match e {
+        StoreError::Conflict { .. } => ActionError::TaskFinished(
+            "the task was changed elsewhere (canceled or finished)".into(),
+        ),
+        other => ActionError::Internal(other.to_string()),
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::media_matches;
+
+    #[test]
+    fn media_modes_match_like_accept_headers() {
+        assert!(media_matches("text/plain", "text/plain; charset=utf-8"));
+        assert!(media_matches("image/*", "image/png"));
+        assert!(media_matches("*/*", "application/x-anything"));
+        assert!(media_matches("text", "text/markdown"));
+        assert!(!media_matches("text/plain", "application/x-unsupported-tck-type"));
+        assert!(!media_matches("image/*", "text/plain"));
     }
 }
