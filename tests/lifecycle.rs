@@ -29,8 +29,13 @@ impl Agent for Scripted {
         let text = ctx.text();
         let (cmd, rest) = text.split_once(' ').unwrap_or((&text, ""));
         match cmd {
-            "ask" if ctx.history().is_empty() => ctx.request_input(vec![Part::text("which one?")]).await?,
-            "ask" | "answer" => ctx.complete(Some(vec![Part::text(format!("got {rest}"))])).await?,
+            "ask" if ctx.history().is_empty() => {
+                ctx.request_input(vec![Part::text("which one?")]).await?
+            }
+            "ask" | "answer" => {
+                ctx.complete(Some(vec![Part::text(format!("got {rest}"))]))
+                    .await?
+            }
             "reply" => ctx.reply(vec![Part::text("direct")]).await?,
             "nothing" => {}
             "err" => return Err(AgentError::Failed("it broke".into())),
@@ -70,7 +75,10 @@ impl Agent for Scripted {
             "twice" => {
                 ctx.complete(None).await?;
                 let second = ctx.complete(None).await;
-                assert!(matches!(second, Err(ActionError::TaskFinished(_))), "{second:?}");
+                assert!(
+                    matches!(second, Err(ActionError::TaskFinished(_))),
+                    "{second:?}"
+                );
                 let artifact = Artifact {
                     artifact_id: "late".into(),
                     parts: vec![Part::text("x")],
@@ -119,7 +127,10 @@ fn fixtures() -> Vec<(&'static str, Fixture)> {
     );
     let dir = tempfile::tempdir().unwrap();
     let sqlite = a2a_host::store::sqlite::SqliteStore::open(dir.path().join("t.db")).unwrap();
-    vec![("memory", mem), ("sqlite", fixture_with(Arc::new(sqlite), dir))]
+    vec![
+        ("memory", mem),
+        ("sqlite", fixture_with(Arc::new(sqlite), dir)),
+    ]
 }
 
 fn send(text: &str) -> SendMessageRequest {
@@ -137,7 +148,11 @@ fn task_of(r: SendMessageResponse) -> Task {
 }
 
 fn status_text(t: &Task) -> String {
-    t.status.message.as_ref().map(|m| m.text()).unwrap_or_default()
+    t.status
+        .message
+        .as_ref()
+        .map(|m| m.text())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -150,13 +165,26 @@ async fn blocking_send_completes_and_is_stored() {
         assert_eq!(t.history[0].role, Role::User);
         let got = f
             .manager
-            .get_task("a", GetTaskRequest { id: t.id.clone(), ..Default::default() })
+            .get_task(
+                "a",
+                GetTaskRequest {
+                    id: t.id.clone(),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         assert_eq!(got, t, "{name}");
         let zero = f
             .manager
-            .get_task("a", GetTaskRequest { id: t.id.clone(), history_length: Some(0), ..Default::default() })
+            .get_task(
+                "a",
+                GetTaskRequest {
+                    id: t.id.clone(),
+                    history_length: Some(0),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         assert!(zero.history.is_empty());
@@ -172,11 +200,21 @@ async fn return_immediately_returns_an_active_task() {
             ..Default::default()
         });
         let t = task_of(f.manager.send_message("a", req).await.unwrap());
-        assert!(!t.status.state.is_terminal(), "{name}: {:?}", t.status.state);
+        assert!(
+            !t.status.state.is_terminal(),
+            "{name}: {:?}",
+            t.status.state
+        );
         tokio::time::sleep(Duration::from_millis(600)).await;
         let got = f
             .manager
-            .get_task("a", GetTaskRequest { id: t.id, ..Default::default() })
+            .get_task(
+                "a",
+                GetTaskRequest {
+                    id: t.id,
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         assert_eq!(got.status.state, TaskState::Completed, "{name}");
@@ -192,11 +230,18 @@ async fn multi_turn_follow_up_continues_the_task() {
         follow.message.task_id = Some(t.id.clone());
         let t2 = task_of(f.manager.send_message("a", follow).await.unwrap());
         assert_eq!(t2.id, t.id);
-        assert_eq!(t2.context_id, t.context_id, "{name}: context inferred from the task");
+        assert_eq!(
+            t2.context_id, t.context_id,
+            "{name}: context inferred from the task"
+        );
         assert_eq!(t2.status.state, TaskState::Completed);
         assert_eq!(status_text(&t2), "got blue");
         let texts: Vec<_> = t2.history.iter().map(|m| m.text()).collect();
-        assert_eq!(texts, ["ask", "which one?", "answer blue", "got blue"], "{name}");
+        assert_eq!(
+            texts,
+            ["ask", "which one?", "answer blue", "got blue"],
+            "{name}"
+        );
 
         // A terminal task takes no more messages.
         let mut again = send("more");
@@ -209,12 +254,18 @@ async fn multi_turn_follow_up_continues_the_task() {
         let mut wrong = send("answer x");
         wrong.message.task_id = Some(t3.id.clone());
         wrong.message.context_id = Some("other".into());
-        assert_eq!(f.manager.send_message("a", wrong).await.unwrap_err().code(), -32602);
+        assert_eq!(
+            f.manager.send_message("a", wrong).await.unwrap_err().code(),
+            -32602
+        );
 
         // Unknown task.
         let mut unknown = send("answer x");
         unknown.message.task_id = Some("nope".into());
-        assert_eq!(f.manager.send_message("a", unknown).await.unwrap_err(), A2aError::TaskNotFound("nope".into()));
+        assert_eq!(
+            f.manager.send_message("a", unknown).await.unwrap_err(),
+            A2aError::TaskNotFound("nope".into())
+        );
     }
 }
 
@@ -229,7 +280,11 @@ async fn failures_end_the_task_with_a_reason() {
         ] {
             let t = task_of(f.manager.send_message("a", send(cmd)).await.unwrap());
             assert_eq!(t.status.state, state, "{name} {cmd}");
-            assert!(status_text(&t).contains(reason), "{name} {cmd}: {}", status_text(&t));
+            assert!(
+                status_text(&t).contains(reason),
+                "{name} {cmd}: {}",
+                status_text(&t)
+            );
         }
         let t = task_of(f.manager.send_message("a", send("twice")).await.unwrap());
         assert_eq!(t.status.state, TaskState::Completed, "{name}");
@@ -247,7 +302,11 @@ async fn direct_reply_is_a_message() {
             }
             other => panic!("{name}: {other:?}"),
         }
-        let mut stream = f.manager.send_streaming_message("a", send("reply")).await.unwrap();
+        let mut stream = f
+            .manager
+            .send_streaming_message("a", send("reply"))
+            .await
+            .unwrap();
         let events: Vec<_> = (&mut stream).collect().await;
         assert_eq!(events.len(), 1, "{name}: {events:?}");
         assert!(matches!(events[0].event, StreamResponse::Message(_)));
@@ -284,7 +343,13 @@ async fn cancel_is_cooperative_then_forced() {
             let started = std::time::Instant::now();
             let c = f
                 .manager
-                .cancel_task("a", CancelTaskRequest { id: t.id.clone(), ..Default::default() })
+                .cancel_task(
+                    "a",
+                    CancelTaskRequest {
+                        id: t.id.clone(),
+                        ..Default::default()
+                    },
+                )
                 .await
                 .unwrap();
             assert_eq!(c.status.state, TaskState::Canceled, "{name} {cmd}");
@@ -299,13 +364,25 @@ async fn cancel_is_cooperative_then_forced() {
             assert!(started.elapsed() < Duration::from_secs(2));
             let err = f
                 .manager
-                .cancel_task("a", CancelTaskRequest { id: t.id.clone(), ..Default::default() })
+                .cancel_task(
+                    "a",
+                    CancelTaskRequest {
+                        id: t.id.clone(),
+                        ..Default::default()
+                    },
+                )
                 .await
                 .unwrap_err();
             assert_eq!(err.code(), -32002, "{name}: {err}");
             let got = f
                 .manager
-                .get_task("a", GetTaskRequest { id: t.id.clone(), ..Default::default() })
+                .get_task(
+                    "a",
+                    GetTaskRequest {
+                        id: t.id.clone(),
+                        ..Default::default()
+                    },
+                )
                 .await
                 .unwrap();
             assert_eq!(got.status.state, TaskState::Canceled);
@@ -314,7 +391,13 @@ async fn cancel_is_cooperative_then_forced() {
         let t = task_of(f.manager.send_message("a", send("ask")).await.unwrap());
         let c = f
             .manager
-            .cancel_task("a", CancelTaskRequest { id: t.id, ..Default::default() })
+            .cancel_task(
+                "a",
+                CancelTaskRequest {
+                    id: t.id,
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         assert_eq!(c.status.state, TaskState::Canceled, "{name}");
@@ -328,10 +411,17 @@ async fn streams_see_the_same_events_in_the_same_order_and_replay() {
         req.configuration = Some(SendMessageConfiguration::default());
         let first = f.manager.send_streaming_message("a", req).await.unwrap();
         let a: Vec<_> = first.collect().await;
-        assert!(matches!(a[0].event, StreamResponse::Task(_)), "{name}: first event is the task");
+        assert!(
+            matches!(a[0].event, StreamResponse::Task(_)),
+            "{name}: first event is the task"
+        );
         assert_eq!(a.last().unwrap().event.state(), Some(TaskState::Completed));
         let seqs: Vec<u64> = a.iter().map(|e| e.seq.unwrap()).collect();
-        assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "{name}: gap-free ids");
+        assert_eq!(
+            seqs,
+            (1..=seqs.len() as u64).collect::<Vec<_>>(),
+            "{name}: gap-free ids"
+        );
         let task_id = match &a[0].event {
             StreamResponse::Task(t) => t.id.clone(),
             _ => unreachable!(),
@@ -339,7 +429,14 @@ async fn streams_see_the_same_events_in_the_same_order_and_replay() {
         // Replay after event 5 gives exactly the rest.
         let replay: Vec<_> = f
             .manager
-            .subscribe("a", SubscribeToTaskRequest { id: task_id.clone(), ..Default::default() }, Some(5))
+            .subscribe(
+                "a",
+                SubscribeToTaskRequest {
+                    id: task_id.clone(),
+                    ..Default::default()
+                },
+                Some(5),
+            )
             .await
             .unwrap()
             .collect()
@@ -348,7 +445,14 @@ async fn streams_see_the_same_events_in_the_same_order_and_replay() {
         // Subscribing to a finished task without a cursor is refused.
         let err = f
             .manager
-            .subscribe("a", SubscribeToTaskRequest { id: task_id, ..Default::default() }, None)
+            .subscribe(
+                "a",
+                SubscribeToTaskRequest {
+                    id: task_id,
+                    ..Default::default()
+                },
+                None,
+            )
             .await
             .err()
             .unwrap();
@@ -367,15 +471,27 @@ async fn concurrent_subscribers_agree() {
         let t = task_of(f.manager.send_message("a", req).await.unwrap());
         tokio::time::sleep(Duration::from_millis(50)).await;
         let sub = || {
-            f.manager
-                .subscribe("a", SubscribeToTaskRequest { id: t.id.clone(), ..Default::default() }, None)
+            f.manager.subscribe(
+                "a",
+                SubscribeToTaskRequest {
+                    id: t.id.clone(),
+                    ..Default::default()
+                },
+                None,
+            )
         };
         let (s1, s2) = (sub().await.unwrap(), sub().await.unwrap());
         let h1 = tokio::spawn(s1.collect::<Vec<_>>());
         let h2 = tokio::spawn(s2.collect::<Vec<_>>());
         tokio::time::sleep(Duration::from_millis(50)).await;
         f.manager
-            .cancel_task("a", CancelTaskRequest { id: t.id.clone(), ..Default::default() })
+            .cancel_task(
+                "a",
+                CancelTaskRequest {
+                    id: t.id.clone(),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         let (e1, e2) = (h1.await.unwrap(), h2.await.unwrap());
@@ -414,7 +530,14 @@ async fn list_tasks_filters_and_pages() {
         loop {
             let page = f
                 .manager
-                .list_tasks("a", ListTasksRequest { page_size: Some(3), page_token: token.clone(), ..Default::default() })
+                .list_tasks(
+                    "a",
+                    ListTasksRequest {
+                        page_size: Some(3),
+                        page_token: token.clone(),
+                        ..Default::default()
+                    },
+                )
                 .await
                 .unwrap();
             assert_eq!(page.total_size, 7, "{name}");
@@ -429,14 +552,26 @@ async fn list_tasks_filters_and_pages() {
         assert_eq!(seen, ids, "{name}: newest first, each once");
         let even = f
             .manager
-            .list_tasks("a", ListTasksRequest { context_id: Some("even".into()), ..Default::default() })
+            .list_tasks(
+                "a",
+                ListTasksRequest {
+                    context_id: Some("even".into()),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         assert_eq!(even.total_size, 4);
         for bad in [0, 101, -1] {
             let err = f
                 .manager
-                .list_tasks("a", ListTasksRequest { page_size: Some(bad), ..Default::default() })
+                .list_tasks(
+                    "a",
+                    ListTasksRequest {
+                        page_size: Some(bad),
+                        ..Default::default()
+                    },
+                )
                 .await
                 .unwrap_err();
             assert_eq!(err.code(), -32602, "{name} pageSize {bad}");
@@ -450,17 +585,33 @@ async fn bad_messages_are_invalid_params() {
         let mut no_parts = send("x");
         no_parts.message.parts.clear();
         let err = f.manager.send_message("a", no_parts).await.unwrap_err();
-        assert!(matches!(&err, A2aError::InvalidParams { field: Some(f), .. } if f == "message.parts"), "{err:?}");
+        assert!(
+            matches!(&err, A2aError::InvalidParams { field: Some(f), .. } if f == "message.parts"),
+            "{err:?}"
+        );
         let mut no_id = send("x");
         no_id.message.message_id.clear();
-        assert_eq!(f.manager.send_message("a", no_id).await.unwrap_err().code(), -32602);
+        assert_eq!(
+            f.manager.send_message("a", no_id).await.unwrap_err().code(),
+            -32602
+        );
         let mut odd_media = send("x");
         odd_media.message.parts = vec![Part {
             media_type: Some("application/x-unsupported-tck-type".into()),
             ..Part::from_content(PartContent::Raw(Bytes(b"tck".to_vec())))
         }];
-        assert_eq!(f.manager.send_message("a", odd_media).await.unwrap_err().code(), -32005);
-        assert_eq!(f.manager.send_message("zzz", send("x")).await.unwrap_err(), A2aError::AgentNotFound("zzz".into()));
+        assert_eq!(
+            f.manager
+                .send_message("a", odd_media)
+                .await
+                .unwrap_err()
+                .code(),
+            -32005
+        );
+        assert_eq!(
+            f.manager.send_message("zzz", send("x")).await.unwrap_err(),
+            A2aError::AgentNotFound("zzz".into())
+        );
     }
 }
 
@@ -490,13 +641,25 @@ async fn sqlite_tasks_survive_a_restart_and_orphans_are_failed() {
     assert_eq!(f.manager.recover().await.unwrap(), 1);
     let again = f
         .manager
-        .get_task("a", GetTaskRequest { id: done.id.clone(), ..Default::default() })
+        .get_task(
+            "a",
+            GetTaskRequest {
+                id: done.id.clone(),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(again, done, "task and history survive a restart");
     let orphan = f
         .manager
-        .get_task("a", GetTaskRequest { id: orphan.id, ..Default::default() })
+        .get_task(
+            "a",
+            GetTaskRequest {
+                id: orphan.id,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(orphan.status.state, TaskState::Failed);

@@ -175,7 +175,9 @@ impl HostConfig {
                     .unwrap_or(60),
             ),
             cancel_grace: Duration::from_millis(
-                args.cancel_grace_ms.or(file.cancel_grace_ms).unwrap_or(2000),
+                args.cancel_grace_ms
+                    .or(file.cancel_grace_ms)
+                    .unwrap_or(2000),
             ),
             max_body_bytes: args
                 .max_body_bytes

@@ -189,7 +189,7 @@ impl TaskManager {
             Started::Existing(stored) => {
                 // A repeated message id: report the task it created.
                 return self
-                    .settle_existing(stored, return_immediately, history_length)
+                    .settle_existing(*stored, return_immediately, history_length)
                     .await;
             }
             Started::Turn(live) => live,
@@ -217,7 +217,7 @@ impl TaskManager {
         req: SendMessageRequest,
     ) -> Result<EventStream, A2aError> {
         match self.start(agent, req).await? {
-            Started::Existing(stored) => self.stream_from_stored(stored, None).await,
+            Started::Existing(stored) => self.stream_from_stored(*stored, None).await,
             Started::Turn(live) => {
                 // Whatever the turn published before we subscribed is in the
                 // log, and `forward` catches up from there.
@@ -316,7 +316,10 @@ impl TaskManager {
             }
             let status = TaskStatus::new(
                 TaskState::Canceled,
-                Some(agent_message(&st.task, vec![Part::text("canceled by the client")])),
+                Some(agent_message(
+                    &st.task,
+                    vec![Part::text("canceled by the client")],
+                )),
             );
             self.apply(&live, &mut st, |task| {
                 task.status = status.clone();
@@ -340,7 +343,10 @@ impl TaskManager {
             let mut task = stored.task.clone();
             task.status = TaskStatus::new(
                 TaskState::Canceled,
-                Some(agent_message(&task, vec![Part::text("canceled by the client")])),
+                Some(agent_message(
+                    &task,
+                    vec![Part::text("canceled by the client")],
+                )),
             );
             let events = [status_event(&task)];
             match self
@@ -358,8 +364,8 @@ impl TaskManager {
                 Ok(_) => return Ok(task),
                 Err(StoreError::Conflict { .. }) => {
                     // A turn may have started meanwhile; retry via either path.
-                    if let Some(live) = self.inner.live.lock().get(&req.id).cloned() {
-                        drop(live);
+                    let now_live = self.inner.live.lock().contains_key(&req.id);
+                    if now_live {
                         return Box::pin(self.cancel_task(agent, req)).await;
                     }
                     continue;
@@ -392,10 +398,15 @@ impl TaskManager {
             drop(st);
             return Ok(match last_event_id {
                 Some(after) => self.forward(live, rx, after, None),
-                None => self.forward(live, rx, seq, Some(SequencedEvent {
-                    seq: Some(seq),
-                    event: StreamResponse::Task(task),
-                })),
+                None => self.forward(
+                    live,
+                    rx,
+                    seq,
+                    Some(SequencedEvent {
+                        seq: Some(seq),
+                        event: StreamResponse::Task(task),
+                    }),
+                ),
             });
         }
         let stored = self.stored_task(agent, &req.id).await?;
@@ -578,12 +589,25 @@ impl TaskManager {
 
         match message.task_id.clone().filter(|t| !t.is_empty()) {
             Some(task_id) => {
-                self.continue_task(agent, agent_name, &task_id, message, req.metadata, accepted_output_modes)
-                    .await
+                self.continue_task(
+                    agent,
+                    agent_name,
+                    &task_id,
+                    message,
+                    req.metadata,
+                    accepted_output_modes,
+                )
+                .await
             }
             None => {
-                self.create_task(agent, agent_name, message, req.metadata, accepted_output_modes)
-                    .await
+                self.create_task(
+                    agent,
+                    agent_name,
+                    message,
+                    req.metadata,
+                    accepted_output_modes,
+                )
+                .await
             }
         }
     }
@@ -604,7 +628,9 @@ impl TaskManager {
                 .task_for_message(agent_name, ctx, &message.message_id)
                 .await?
         {
-            return Ok(Started::Existing(self.stored_task(agent_name, &existing).await?));
+            return Ok(Started::Existing(Box::new(
+                self.stored_task(agent_name, &existing).await?,
+            )));
         }
         let task_id = uuid::Uuid::new_v4().to_string();
         let context_id = context_given.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -632,7 +658,9 @@ impl TaskManager {
         {
             Ok(c) => c,
             Err(StoreError::DuplicateMessage { task_id, .. }) => {
-                return Ok(Started::Existing(self.stored_task(agent_name, &task_id).await?));
+                return Ok(Started::Existing(Box::new(
+                    self.stored_task(agent_name, &task_id).await?,
+                )));
             }
             Err(e) => return Err(e.into()),
         };
@@ -685,7 +713,9 @@ impl TaskManager {
                 .task_for_message(agent_name, &task.context_id, &message.message_id)
                 .await?
             {
-                return Ok(Started::Existing(self.stored_task(agent_name, &existing).await?));
+                return Ok(Started::Existing(Box::new(
+                    self.stored_task(agent_name, &existing).await?,
+                )));
             }
             let state = task.status.state;
             if state.is_terminal() {
@@ -722,7 +752,9 @@ impl TaskManager {
                 Ok(c) => c,
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(StoreError::DuplicateMessage { task_id, .. }) => {
-                    return Ok(Started::Existing(self.stored_task(agent_name, &task_id).await?));
+                    return Ok(Started::Existing(Box::new(
+                        self.stored_task(agent_name, &task_id).await?,
+                    )));
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -817,7 +849,8 @@ impl TaskManager {
                         .to_string(),
                 ));
                 tracing::info!(task = %live.task_id, agent = %live.agent, %state, reason = %text, "turn ended by the host");
-                let status = TaskStatus::new(state, Some(agent_message(&st.task, vec![Part::text(text)])));
+                let status =
+                    TaskStatus::new(state, Some(agent_message(&st.task, vec![Part::text(text)])));
                 let result = self
                     .apply(&live, &mut st, |task| {
                         task.status = status.clone();
@@ -909,8 +942,7 @@ impl TaskManager {
         }
         let settle = |st: &mut LiveState, live: &LiveTask| {
             st.turn_over = true;
-            live.settled
-                .send_replace(Some(Settled::Resting));
+            live.settled.send_replace(Some(Settled::Resting));
         };
         match action {
             Action::Reply(parts) => {
@@ -997,7 +1029,8 @@ impl TaskManager {
                 if let Some(p) = &parts {
                     check_parts(p)?;
                 }
-                self.finish(live, &mut st, TaskState::Completed, parts).await?;
+                self.finish(live, &mut st, TaskState::Completed, parts)
+                    .await?;
                 settle(&mut st, live);
                 Ok(())
             }
@@ -1021,14 +1054,24 @@ impl TaskManager {
                 Ok(())
             }
             Action::Fail(reason) => {
-                self.finish(live, &mut st, TaskState::Failed, Some(vec![Part::text(reason)]))
-                    .await?;
+                self.finish(
+                    live,
+                    &mut st,
+                    TaskState::Failed,
+                    Some(vec![Part::text(reason)]),
+                )
+                .await?;
                 settle(&mut st, live);
                 Ok(())
             }
             Action::Reject(reason) => {
-                self.finish(live, &mut st, TaskState::Rejected, Some(vec![Part::text(reason)]))
-                    .await?;
+                self.finish(
+                    live,
+                    &mut st,
+                    TaskState::Rejected,
+                    Some(vec![Part::text(reason)]),
+                )
+                .await?;
                 settle(&mut st, live);
                 Ok(())
             }
@@ -1100,7 +1143,12 @@ impl TaskManager {
         let mut items = Vec::new();
         match after {
             Some(after) => {
-                for (seq, event) in self.inner.store.events_after(&stored.task.id, after).await? {
+                for (seq, event) in self
+                    .inner
+                    .store
+                    .events_after(&stored.task.id, after)
+                    .await?
+                {
                     items.push(SequencedEvent {
                         seq: Some(seq),
                         event,
@@ -1116,7 +1164,10 @@ impl TaskManager {
         let live = self.inner.live.lock().get(&stored.task.id).cloned();
         if let Some(live) = live {
             let rx = live.events.subscribe();
-            let last = items.last().and_then(|e| e.seq).unwrap_or(after.unwrap_or(0));
+            let last = items
+                .last()
+                .and_then(|e| e.seq)
+                .unwrap_or(after.unwrap_or(0));
             let ends = items.last().is_some_and(|e| e.event.ends_stream());
             if !ends {
                 let tail = self.forward(live, rx, last, None);
@@ -1166,7 +1217,15 @@ impl TaskManager {
                     for (seq, event) in events {
                         last = seq;
                         let ends = event.ends_stream();
-                        if tx.send(SequencedEvent { seq: Some(seq), event }).await.is_err() || ends {
+                        if tx
+                            .send(SequencedEvent {
+                                seq: Some(seq),
+                                event,
+                            })
+                            .await
+                            .is_err()
+                            || ends
+                        {
                             return;
                         }
                     }
@@ -1213,7 +1272,7 @@ impl TaskManager {
 
 enum Started {
     /// A repeated message id: the task it created before.
-    Existing(StoredTask),
+    Existing(Box<StoredTask>),
     Turn(Arc<LiveTask>),
 }
 
@@ -1328,7 +1387,12 @@ fn check_input_modes(agent: &LoadedAgent, m: &Message) -> Result<(), A2aError> {
 /// Whether a card mode (`text/plain`, `image/*`, `*/*`, or a bare `text`)
 /// accepts a part's media type.
 fn media_matches(mode: &str, media: &str) -> bool {
-    let media = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = media
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let mode = mode.trim().to_ascii_lowercase();
     if mode == "*/*" || mode == "*" || mode == media {
         return true;
@@ -1425,7 +1489,10 @@ mod tests {
         assert!(media_matches("image/*", "image/png"));
         assert!(media_matches("*/*", "application/x-anything"));
         assert!(media_matches("text", "text/markdown"));
-        assert!(!media_matches("text/plain", "application/x-unsupported-tck-type"));
+        assert!(!media_matches(
+            "text/plain",
+            "application/x-unsupported-tck-type"
+        ));
         assert!(!media_matches("image/*", "text/plain"));
     }
 }

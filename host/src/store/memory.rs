@@ -1,1 +1,395 @@
-//! (under construction)
+//! A store that keeps everything in process memory.
+//!
+//! [`MemoryStore`] is the default for development and tests: nothing
+//! survives a restart. It keeps one [`parking_lot::RwLock`] over all of its
+//! maps. Every operation takes the lock, does a bounded amount of in-memory
+//! work, and releases it before returning; no `.await` happens while the lock
+//! is held, so a synchronous lock is both correct and cheaper than an async
+//! one. Snapshots and events are cloned *before* the write lock is taken, so
+//! writers hold it only for the checks and a few map insertions.
+//!
+//! Semantics match [`super::sqlite::SqliteStore`] exactly; both run the
+//! [`super::conformance`] suite.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use parking_lot::RwLock;
+
+use super::{
+    Committed, Store, StoreError, StoredTask, TaskPage, TaskQuery, TaskWrite, decode_page_token,
+    encode_page_token, status_millis,
+};
+use crate::model::{StreamResponse, Task, TaskPushNotificationConfig, TaskState};
+
+/// Tasks, event logs, context state and push configs in process memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    tasks: HashMap<String, Entry>,
+    /// agent → context id → message id → task id.
+    claims: HashMap<String, HashMap<String, HashMap<String, String>>>,
+    /// agent → context id → key → value.
+    state: HashMap<String, HashMap<String, HashMap<String, Vec<u8>>>>,
+    /// task id → configs, oldest first.
+    push: HashMap<String, Vec<TaskPushNotificationConfig>>,
+}
+
+struct Entry {
+    agent: String,
+    task: Task,
+    version: u64,
+    /// The event log; the event at index `i` has sequence number `i + 1`.
+    events: Vec<StreamResponse>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Inner {
+    fn claimed_by(&self, agent: &str, context_id: &str, message_id: &str) -> Option<&String> {
+        self.claims.get(agent)?.get(context_id)?.get(message_id)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn write_task(&self, write: TaskWrite<'_>) -> Result<Committed, StoreError> {
+        let id = write.task.id.as_str();
+        if id.is_empty() {
+            return Err(StoreError::Other("a task needs a non-empty id".into()));
+        }
+        // Clone outside the lock; on the rare failure the copies are dropped.
+        let snapshot = write.task.clone();
+        let mut events = write.events.to_vec();
+
+        let mut inner = self.inner.write();
+        let inner = &mut *inner;
+
+        // Version check first: it decides which agent owns the claim.
+        let (agent, last_seq) = match (inner.tasks.get(id), write.expected_version) {
+            (Some(_), 0) => return Err(StoreError::AlreadyExists(id.to_string())),
+            (None, 0) => (write.agent, 0),
+            (None, _) => return Err(StoreError::NotFound(id.to_string())),
+            (Some(e), expected) if e.version != expected => {
+                return Err(StoreError::Conflict {
+                    task_id: id.to_string(),
+                    expected,
+                    actual: e.version,
+                });
+            }
+            (Some(e), _) => (e.agent.as_str(), e.events.len() as u64),
+        };
+
+        // Any earlier claim makes this write a resend, even one by this
+        // very task (a repeated follow-up message).
+        if let Some(message_id) = write.claim_message_id
+            && let Some(holder) = inner.claimed_by(agent, &snapshot.context_id, message_id)
+        {
+            return Err(StoreError::DuplicateMessage {
+                message_id: message_id.to_string(),
+                task_id: holder.clone(),
+            });
+        }
+
+        // Every check passed: from here on nothing can fail.
+        let agent = agent.to_string();
+        if let Some(message_id) = write.claim_message_id {
+            inner
+                .claims
+                .entry(agent.clone())
+                .or_default()
+                .entry(snapshot.context_id.clone())
+                .or_default()
+                .insert(message_id.to_string(), id.to_string());
+        }
+        let version = write.expected_version + 1;
+        match inner.tasks.get_mut(id) {
+            Some(entry) => {
+                entry.task = snapshot;
+                entry.version = version;
+                entry.events.append(&mut events);
+            }
+            None => {
+                inner.tasks.insert(
+                    id.to_string(),
+                    Entry {
+                        agent,
+                        task: snapshot,
+                        version,
+                        events,
+                    },
+                );
+            }
+        }
+        Ok(Committed {
+            version,
+            first_seq: last_seq + 1,
+        })
+    }
+
+    async fn get_task(&self, task_id: &str) -> Result<Option<StoredTask>, StoreError> {
+        let inner = self.inner.read();
+        Ok(inner.tasks.get(task_id).map(|e| StoredTask {
+            task: e.task.clone(),
+            version: e.version,
+            agent: e.agent.clone(),
+            last_seq: e.events.len() as u64,
+        }))
+    }
+
+    async fn list_tasks(&self, query: &TaskQuery) -> Result<TaskPage, StoreError> {
+        let cursor = match query.page_token.as_deref() {
+            None | Some("") => None,
+            Some(token) => Some(
+                decode_page_token(token)
+                    .ok_or_else(|| StoreError::Other(format!("invalid page token `{token}`")))?,
+            ),
+        };
+        let page_size = query.page_size.clamp(1, 100);
+        let after_ms = query.status_after.map(|t| t.unix_millis());
+
+        let inner = self.inner.read();
+        let mut matching: Vec<(i64, &Task)> = inner
+            .tasks
+            .values()
+            .filter(|e| e.agent == query.agent)
+            .filter(|e| {
+                query
+                    .context_id
+                    .as_deref()
+                    .is_none_or(|c| e.task.context_id == c)
+            })
+            .filter(|e| query.state.is_none_or(|s| e.task.status.state == s))
+            .map(|e| (status_millis(&e.task), &e.task))
+            .filter(|(ms, _)| after_ms.is_none_or(|after| *ms >= after))
+            .collect();
+        let total_size = matching.len() as u64;
+        // Newest first, ties by id descending: the order of the SQL stores.
+        matching.sort_unstable_by(|(a_ms, a), (b_ms, b)| {
+            b_ms.cmp(a_ms)
+                .then_with(|| b.id.as_str().cmp(a.id.as_str()))
+        });
+        let start = match &cursor {
+            None => 0,
+            // The first row strictly after the cursor in this order.
+            Some((c_ms, c_id)) => matching.partition_point(|(ms, t)| {
+                *ms > *c_ms || (*ms == *c_ms && t.id.as_str() >= c_id.as_str())
+            }),
+        };
+        let rest = &matching[start..];
+        let page = &rest[..rest.len().min(page_size)];
+        let next_page_token = match page.last() {
+            Some((ms, t)) if rest.len() > page.len() => encode_page_token(*ms, &t.id),
+            _ => String::new(),
+        };
+        Ok(TaskPage {
+            tasks: page.iter().map(|(_, t)| (*t).clone()).collect(),
+            next_page_token,
+            total_size,
+        })
+    }
+
+    async fn events_after(
+        &self,
+        task_id: &str,
+        after_seq: u64,
+    ) -> Result<Vec<(u64, StreamResponse)>, StoreError> {
+        let inner = self.inner.read();
+        let Some(entry) = inner.tasks.get(task_id) else {
+            return Ok(Vec::new());
+        };
+        let start = usize::try_from(after_seq)
+            .unwrap_or(usize::MAX)
+            .min(entry.events.len());
+        Ok(entry.events[start..]
+            .iter()
+            .zip(start as u64 + 1..)
+            .map(|(e, seq)| (seq, e.clone()))
+            .collect())
+    }
+
+    async fn task_for_message(
+        &self,
+        agent: &str,
+        context_id: &str,
+        message_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .inner
+            .read()
+            .claimed_by(agent, context_id, message_id)
+            .cloned())
+    }
+
+    async fn tasks_in_states(
+        &self,
+        agent: Option<&str>,
+        states: &[TaskState],
+    ) -> Result<Vec<String>, StoreError> {
+        let inner = self.inner.read();
+        let mut ids: Vec<String> = inner
+            .tasks
+            .iter()
+            .filter(|(_, e)| agent.is_none_or(|a| e.agent == a))
+            .filter(|(_, e)| states.contains(&e.task.status.state))
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    async fn get_state(
+        &self,
+        agent: &str,
+        context_id: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let inner = self.inner.read();
+        Ok(inner
+            .state
+            .get(agent)
+            .and_then(|m| m.get(context_id))
+            .and_then(|m| m.get(key))
+            .cloned())
+    }
+
+    async fn set_state(
+        &self,
+        agent: &str,
+        context_id: &str,
+        key: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let value = value.map(<[u8]>::to_vec);
+        let mut inner = self.inner.write();
+        match value {
+            Some(v) => {
+                inner
+                    .state
+                    .entry(agent.to_string())
+                    .or_default()
+                    .entry(context_id.to_string())
+                    .or_default()
+                    .insert(key.to_string(), v);
+            }
+            None => {
+                let Some(contexts) = inner.state.get_mut(agent) else {
+                    return Ok(());
+                };
+                if let Some(keys) = contexts.get_mut(context_id) {
+                    keys.remove(key);
+                    if keys.is_empty() {
+                        contexts.remove(context_id);
+                    }
+                }
+                if contexts.is_empty() {
+                    inner.state.remove(agent);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_push_config(&self, config: &TaskPushNotificationConfig) -> Result<(), StoreError> {
+        let (task_id, config_id) = push_config_key(config)?;
+        let config = config.clone();
+        let mut inner = self.inner.write();
+        if !inner.tasks.contains_key(task_id) {
+            return Err(StoreError::NotFound(task_id.to_string()));
+        }
+        let configs = inner.push.entry(task_id.to_string()).or_default();
+        match configs
+            .iter_mut()
+            .find(|c| c.id.as_deref() == Some(config_id))
+        {
+            // A replacement keeps the config's place in creation order.
+            Some(existing) => *existing = config,
+            None => configs.push(config),
+        }
+        Ok(())
+    }
+
+    async fn get_push_config(
+        &self,
+        task_id: &str,
+        config_id: &str,
+    ) -> Result<Option<TaskPushNotificationConfig>, StoreError> {
+        let inner = self.inner.read();
+        Ok(inner.push.get(task_id).and_then(|configs| {
+            configs
+                .iter()
+                .find(|c| c.id.as_deref() == Some(config_id))
+                .cloned()
+        }))
+    }
+
+    async fn list_push_configs(
+        &self,
+        task_id: &str,
+    ) -> Result<Vec<TaskPushNotificationConfig>, StoreError> {
+        let inner = self.inner.read();
+        Ok(inner.push.get(task_id).cloned().unwrap_or_default())
+    }
+
+    async fn delete_push_config(&self, task_id: &str, config_id: &str) -> Result<bool, StoreError> {
+        let mut inner = self.inner.write();
+        let Some(configs) = inner.push.get_mut(task_id) else {
+            return Ok(false);
+        };
+        let Some(pos) = configs
+            .iter()
+            .position(|c| c.id.as_deref() == Some(config_id))
+        else {
+            return Ok(false);
+        };
+        configs.remove(pos);
+        if configs.is_empty() {
+            inner.push.remove(task_id);
+        }
+        Ok(true)
+    }
+
+    fn describe(&self) -> String {
+        "memory".to_string()
+    }
+}
+
+/// The `(task id, config id)` of a push config, both required and non-empty.
+pub(crate) fn push_config_key(
+    config: &TaskPushNotificationConfig,
+) -> Result<(&str, &str), StoreError> {
+    let task_id = config
+        .task_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| StoreError::Other("a push config needs a task id".into()))?;
+    let config_id = config
+        .id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| StoreError::Other("a push config needs an id".into()))?;
+    Ok((task_id, config_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryStore;
+    use crate::store::Store as _;
+    use crate::store::conformance::Fixture;
+
+    crate::store_conformance_tests!(Fixture::new(MemoryStore::new()));
+
+    #[test]
+    fn describes_itself() {
+        assert_eq!(MemoryStore::new().describe(), "memory");
+    }
+}

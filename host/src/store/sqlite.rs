@@ -1,1 +1,1240 @@
-//! (under construction)
+//! A durable store in one SQLite file.
+//!
+//! # Durability
+//! The database runs in WAL mode with `synchronous=NORMAL`. A committed
+//! write survives a crash of the a2a-host process: it is already in the WAL
+//! file. It does not wait for an `fsync`, though, so an operating-system
+//! crash or a power loss can lose the last transactions committed before
+//! it (the database itself stays consistent; it just ends at an earlier
+//! commit). That is the usual trade for a task store: a few milliseconds of
+//! work per write instead of a disk flush.
+//!
+//! # Threads and connections
+//! SQLite calls block, so none run on the async runtime: every operation
+//! runs on tokio's blocking pool (`spawn_blocking`).
+//! - All writes go through **one writer connection** behind an async mutex.
+//!   The mutex is taken on the async side, so queued writers wait without
+//!   occupying blocking threads; the guard then moves to the blocking task.
+//!   Each [`Store::write_task`] is one `BEGIN IMMEDIATE` transaction: it takes
+//!   SQLite's write lock *before* reading the version, so the
+//!   check-then-write is atomic even across processes (or several
+//!   [`SqliteStore`]s) sharing the file.
+//! - Reads use a small **pool of reader connections** (at most
+//!   [`MAX_READERS`], opened lazily and kept), which in WAL mode run beside
+//!   the writer and see every committed write. An in-memory database has no
+//!   separate readers: everything goes through its one connection.
+//! - Other handles on the same file wait for the write lock up to
+//!   [`BUSY_TIMEOUT`]; after that a write fails with
+//!   [`StoreError::Unavailable`].
+//!
+//! A caller that stops waiting (its future is dropped) does not undo a
+//! write that already reached the blocking pool: it commits or fails on its
+//! own, atomically either way.
+//!
+//! Statements are prepared once per connection and cached. Snapshots and
+//! events are stored as the JSON of the data model, serialized on the
+//! calling task before the writer lock is taken.
+//!
+//! # Schema
+//! The schema is created and upgraded by the embedded [`MIGRATIONS`],
+//! applied in order at open; `PRAGMA user_version` records how many ran and
+//! `PRAGMA application_id` marks the file as an a2a-host store. Opening a
+//! file that is not SQLite, another application's database, or one written
+//! by a newer a2a-host fails with a [`StoreError`] that says so.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use parking_lot::Mutex as SyncMutex;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params,
+    params_from_iter,
+};
+use serde::de::DeserializeOwned;
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, Semaphore};
+
+use super::memory::push_config_key;
+use super::{
+    Committed, Store, StoreError, StoredTask, TaskPage, TaskQuery, TaskWrite, decode_page_token,
+    encode_page_token, status_millis,
+};
+use crate::model::{StreamResponse, TaskPushNotificationConfig, TaskState};
+
+/// How long a connection waits for another connection's write lock.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most reader connections one store keeps open.
+pub const MAX_READERS: usize = 4;
+
+/// Marks a database as an a2a-host store (`PRAGMA application_id`): "A2AH".
+const APPLICATION_ID: i32 = 0x4132_4148;
+
+/// Prepared statements cached per connection.
+const STATEMENT_CACHE: usize = 64;
+
+/// The schema, one step per entry; step `i` takes `user_version` from `i` to
+/// `i + 1`. Never edit a released step: append a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    "
+    CREATE TABLE tasks (
+        id          TEXT    NOT NULL PRIMARY KEY,
+        agent       TEXT    NOT NULL,
+        context_id  TEXT    NOT NULL,
+        state       TEXT    NOT NULL,
+        status_ms   INTEGER NOT NULL,
+        version     INTEGER NOT NULL,
+        last_seq    INTEGER NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        snapshot    TEXT    NOT NULL
+    );
+    CREATE INDEX tasks_by_time ON tasks (agent, status_ms DESC, id DESC);
+    CREATE INDEX tasks_by_context ON tasks (agent, context_id, status_ms DESC, id DESC);
+    CREATE INDEX tasks_by_state ON tasks (agent, state, status_ms DESC, id DESC);
+
+    CREATE TABLE task_events (
+        task_id TEXT    NOT NULL REFERENCES tasks (id),
+        seq     INTEGER NOT NULL,
+        event   TEXT    NOT NULL,
+        PRIMARY KEY (task_id, seq)
+    );
+
+    CREATE TABLE message_ids (
+        agent      TEXT NOT NULL,
+        context_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        task_id    TEXT NOT NULL REFERENCES tasks (id),
+        PRIMARY KEY (agent, context_id, message_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE context_state (
+        agent      TEXT NOT NULL,
+        context_id TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        value      BLOB NOT NULL,
+        PRIMARY KEY (agent, context_id, key)
+    );
+
+    CREATE TABLE push_configs (
+        created INTEGER PRIMARY KEY,
+        task_id TEXT    NOT NULL REFERENCES tasks (id),
+        id      TEXT    NOT NULL,
+        config  TEXT    NOT NULL,
+        UNIQUE (task_id, id)
+    );
+    ",
+];
+
+/// Tasks, event logs, context state and push configs in a SQLite file.
+/// Cheap to clone: clones share the connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// What [`Store::describe`] says.
+    name: String,
+    /// The file, or `None` for an in-memory database.
+    path: Option<PathBuf>,
+    /// The one connection that writes (and, in memory, also reads).
+    writer: Arc<AsyncMutex<Connection>>,
+    /// Bounds the reader connections in use at once.
+    reader_permits: Arc<Semaphore>,
+    /// Reader connections not in use right now.
+    idle_readers: SyncMutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its
+    /// schema up to date.
+    ///
+    /// This does blocking file I/O; from async code call it once at startup
+    /// or inside `spawn_blocking`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let mut conn = open_connection(path, &shown)?;
+        // WAL is a property of the file: set once, every connection uses it.
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(|e| open_error(&shown, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Other(format!(
+                "SQLite database `{shown}` cannot use write-ahead logging (journal mode is `{mode}`)"
+            )));
+        }
+        configure_writer(&conn).map_err(|e| open_error(&shown, e))?;
+        migrate(&mut conn, &shown)?;
+        Ok(Self::from_writer(
+            format!("sqlite:{shown}"),
+            Some(path.to_path_buf()),
+            conn,
+        ))
+    }
+
+    /// A fresh database that lives in memory and vanishes with the store.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let shown = ":memory:";
+        let mut conn = Connection::open_in_memory().map_err(|e| open_error(shown, e))?;
+        configure_writer(&conn).map_err(|e| open_error(shown, e))?;
+        migrate(&mut conn, shown)?;
+        Ok(Self::from_writer("sqlite::memory:".into(), None, conn))
+    }
+
+    fn from_writer(name: String, path: Option<PathBuf>, writer: Connection) -> Self {
+        SqliteStore {
+            shared: Arc::new(Shared {
+                name,
+                path,
+                writer: Arc::new(AsyncMutex::new(writer)),
+                reader_permits: Arc::new(Semaphore::new(MAX_READERS)),
+                idle_readers: SyncMutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Runs `f` on the writer connection, on the blocking pool.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let mut conn: OwnedMutexGuard<Connection> = self.shared.writer.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || f(&mut conn))
+            .await
+            .map_err(worker_failed)?
+    }
+
+    /// Runs `f` on a reader connection (the writer for an in-memory
+    /// database), on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        if self.shared.path.is_none() {
+            return self.write(f).await;
+        }
+        let permit = self
+            .shared
+            .reader_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite store is closed".into()))?;
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let idle = shared.idle_readers.lock().pop();
+            let mut conn = match idle {
+                Some(conn) => conn,
+                None => shared.open_reader()?,
+            };
+            let result = f(&mut conn);
+            shared.idle_readers.lock().push(conn);
+            result
+        })
+        .await
+        .map_err(worker_failed)?
+    }
+}
+
+impl Shared {
+    fn open_reader(&self) -> Result<Connection, StoreError> {
+        let Some(path) = self.path.as_deref() else {
+            return Err(StoreError::Other(
+                "an in-memory SQLite database has no reader connections".into(),
+            ));
+        };
+        let conn = open_connection(path, &path.display().to_string())?;
+        conn.pragma_update(None, "query_only", true)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(conn)
+    }
+}
+
+/// Opens a connection and checks that the file is a SQLite database.
+fn open_connection(path: &Path, shown: &str) -> Result<Connection, StoreError> {
+    // No SQLITE_OPEN_URI: a path is always a path.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(shown, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| open_error(shown, e))?;
+    // SQLite reads the header lazily; make it happen now.
+    conn.pragma_query_value(None, "application_id", |r| r.get::<_, i64>(0))
+        .map_err(|e| open_error(shown, e))?;
+    Ok(conn)
+}
+
+fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    // Truncate a WAL that grew past 64 MiB once it has been checkpointed.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
+/// Brings the schema up to date, in one transaction.
+fn migrate(conn: &mut Connection, shown: &str) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| open_error(shown, e))?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let app_id: i64 = tx.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if app_id != 0 && app_id != i64::from(APPLICATION_ID) {
+        return Err(StoreError::Other(format!(
+            "`{shown}` is another application's SQLite database (application_id {app_id:#x}), \
+             not an a2a-host store"
+        )));
+    }
+    if version == 0 && app_id == 0 {
+        let tables: i64 = tx.query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )?;
+        if tables > 0 {
+            return Err(StoreError::Other(format!(
+                "`{shown}` is a SQLite database with {tables} tables of its own, \
+                 not an a2a-host store"
+            )));
+        }
+    }
+    if version > known {
+        return Err(StoreError::Other(format!(
+            "`{shown}` has schema version {version}, newer than this a2a-host supports \
+             ({known}); it was written by a newer a2a-host"
+        )));
+    }
+    if version < 0 {
+        return Err(StoreError::Other(format!(
+            "`{shown}` has an invalid schema version {version}"
+        )));
+    }
+    for (step, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql).map_err(|e| {
+            StoreError::Other(format!(
+                "migrating `{shown}` to schema version {}: {e}",
+                step + 1
+            ))
+        })?;
+    }
+    if version < known {
+        tx.pragma_update(None, "user_version", known)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn open_error(shown: &str, e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => {
+            StoreError::Other(format!("`{shown}` is not a SQLite database ({e})"))
+        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(format!("SQLite database `{shown}` is locked: {e}"))
+        }
+        _ => StoreError::Other(format!("cannot open SQLite database `{shown}`: {e}")),
+    }
+}
+
+/// Errors of an open database: lock timeouts and I/O trouble are worth a
+/// retry later; everything else is a bug or corruption.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(
+                ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen,
+            ) => StoreError::Unavailable(format!("SQLite: {e}")),
+            _ => StoreError::Other(format!("SQLite: {e}")),
+        }
+    }
+}
+
+fn worker_failed(e: tokio::task::JoinError) -> StoreError {
+    StoreError::Other(format!("SQLite worker failed: {e}"))
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Reads a JSON text column into a model type.
+fn json_column<T: DeserializeOwned>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    what: impl FnOnce() -> String,
+) -> Result<T, StoreError> {
+    let parsed = match row.get_ref(index)?.as_str() {
+        Ok(text) => serde_json::from_str(text).map_err(|e| format!("is not valid JSON: {e}")),
+        Err(e) => Err(format!("is not text: {e}")),
+    };
+    parsed.map_err(|problem| StoreError::Other(format!("{} {problem}", what())))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Other(format!("serializing: {e}")))
+}
+
+/// A [`TaskWrite`] with everything owned and serialized, ready to move to
+/// the blocking pool.
+struct EncodedWrite {
+    id: String,
+    agent: String,
+    context_id: String,
+    state: &'static str,
+    status_ms: i64,
+    expected_version: u64,
+    snapshot: String,
+    events: Vec<String>,
+    claim: Option<String>,
+}
+
+fn write_task_blocking(conn: &mut Connection, w: EncodedWrite) -> Result<Committed, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: Option<(String, u64, u64)> = tx
+        .prepare_cached("SELECT agent, version, last_seq FROM tasks WHERE id = ?1")?
+        .query_row([&w.id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        })
+        .optional()?;
+    let (agent, last_seq) = match (current, w.expected_version) {
+        (Some(_), 0) => return Err(StoreError::AlreadyExists(w.id)),
+        (None, 0) => (w.agent, 0),
+        (None, _) => return Err(StoreError::NotFound(w.id)),
+        (Some((_, actual, _)), expected) if actual != expected => {
+            return Err(StoreError::Conflict {
+                task_id: w.id,
+                expected,
+                actual,
+            });
+        }
+        (Some((agent, _, last_seq)), _) => (agent, last_seq),
+    };
+
+    if let Some(message_id) = &w.claim {
+        let holder: Option<String> = tx
+            .prepare_cached(
+                "SELECT task_id FROM message_ids \
+                 WHERE agent = ?1 AND context_id = ?2 AND message_id = ?3",
+            )?
+            .query_row(params![agent, w.context_id, message_id], |r| r.get(0))
+            .optional()?;
+        if let Some(holder) = holder {
+            return Err(StoreError::DuplicateMessage {
+                message_id: message_id.clone(),
+                task_id: holder,
+            });
+        }
+    }
+
+    let version = w.expected_version + 1;
+    let new_last_seq = last_seq + w.events.len() as u64;
+    let now = now_millis();
+    if w.expected_version == 0 {
+        tx.prepare_cached(
+            "INSERT INTO tasks (id, agent, context_id, state, status_ms, version, last_seq, \
+             created_ms, updated_ms, snapshot) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+        )?
+        .execute(params![
+            w.id,
+            agent,
+            w.context_id,
+            w.state,
+            w.status_ms,
+            version as i64,
+            new_last_seq as i64,
+            now,
+            w.snapshot
+        ])?;
+    } else {
+        tx.prepare_cached(
+            "UPDATE tasks SET context_id = ?2, state = ?3, status_ms = ?4, version = ?5, \
+             last_seq = ?6, updated_ms = ?7, snapshot = ?8 WHERE id = ?1",
+        )?
+        .execute(params![
+            w.id,
+            w.context_id,
+            w.state,
+            w.status_ms,
+            version as i64,
+            new_last_seq as i64,
+            now,
+            w.snapshot
+        ])?;
+    }
+    if !w.events.is_empty() {
+        let mut insert =
+            tx.prepare_cached("INSERT INTO task_events (task_id, seq, event) VALUES (?1, ?2, ?3)")?;
+        for (event, seq) in w.events.iter().zip(last_seq + 1..) {
+            insert.execute(params![w.id, seq as i64, event])?;
+        }
+    }
+    if let Some(message_id) = &w.claim {
+        tx.prepare_cached(
+            "INSERT INTO message_ids (agent, context_id, message_id, task_id) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![agent, w.context_id, message_id, w.id])?;
+    }
+    tx.commit()?;
+    Ok(Committed {
+        version,
+        first_seq: last_seq + 1,
+    })
+}
+
+/// The SQL of one ListTasks query: a count over the filters and the page
+/// (one row more than asked, to learn whether another page follows).
+struct ListSql {
+    count: String,
+    page: String,
+    /// Parameters of `page`; `count` takes the first `filter_args`.
+    args: Vec<SqlValue>,
+    filter_args: usize,
+    page_size: usize,
+}
+
+impl ListSql {
+    fn new(query: TaskQuery, cursor: Option<(i64, String)>) -> Self {
+        let page_size = query.page_size.clamp(1, 100);
+        let mut filter = String::from("agent = ?1");
+        let mut args = vec![SqlValue::Text(query.agent)];
+        if let Some(context_id) = query.context_id {
+            args.push(SqlValue::Text(context_id));
+            filter.push_str(&format!(" AND context_id = ?{}", args.len()));
+        }
+        if let Some(state) = query.state {
+            args.push(SqlValue::Text(state.as_proto_str().into()));
+            filter.push_str(&format!(" AND state = ?{}", args.len()));
+        }
+        if let Some(after) = query.status_after {
+            args.push(SqlValue::Integer(after.unix_millis()));
+            filter.push_str(&format!(" AND status_ms >= ?{}", args.len()));
+        }
+        let filter_args = args.len();
+        let count = format!("SELECT count(*) FROM tasks WHERE {filter}");
+        if let Some((ms, id)) = cursor {
+            args.push(SqlValue::Integer(ms));
+            args.push(SqlValue::Text(id));
+            filter.push_str(&format!(
+                " AND (status_ms, id) < (?{}, ?{})",
+                args.len() - 1,
+                args.len()
+            ));
+        }
+        args.push(SqlValue::Integer(page_size as i64 + 1));
+        let page = format!(
+            "SELECT status_ms, id, snapshot FROM tasks WHERE {filter} \
+             ORDER BY status_ms DESC, id DESC LIMIT ?{}",
+            args.len()
+        );
+        ListSql {
+            count,
+            page,
+            args,
+            filter_args,
+            page_size,
+        }
+    }
+}
+
+fn list_tasks_blocking(conn: &mut Connection, sql: ListSql) -> Result<TaskPage, StoreError> {
+    // One read transaction, so the count and the page agree.
+    let tx = conn.transaction()?;
+    let total_size: i64 = tx
+        .prepare_cached(&sql.count)?
+        .query_row(params_from_iter(&sql.args[..sql.filter_args]), |r| r.get(0))?;
+    let mut stmt = tx.prepare_cached(&sql.page)?;
+    let mut rows = stmt.query(params_from_iter(&sql.args))?;
+    let mut tasks = Vec::with_capacity(sql.page_size.min(16));
+    let mut last_key = None;
+    let mut more = false;
+    while let Some(row) = rows.next()? {
+        if tasks.len() == sql.page_size {
+            more = true;
+            break;
+        }
+        let ms: i64 = row.get(0)?;
+        let id: String = row.get(1)?;
+        tasks.push(json_column(row, 2, || {
+            format!("the snapshot of task `{id}`")
+        })?);
+        last_key = Some((ms, id));
+    }
+    let next_page_token = match last_key {
+        Some((ms, id)) if more => encode_page_token(ms, &id),
+        _ => String::new(),
+    };
+    Ok(TaskPage {
+        tasks,
+        next_page_token,
+        total_size: total_size as u64,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn write_task(&self, write: TaskWrite<'_>) -> Result<Committed, StoreError> {
+        let task = write.task;
+        if task.id.is_empty() {
+            return Err(StoreError::Other("a task needs a non-empty id".into()));
+        }
+        let encoded = EncodedWrite {
+            id: task.id.clone(),
+            agent: write.agent.to_string(),
+            context_id: task.context_id.clone(),
+            state: task.status.state.as_proto_str(),
+            status_ms: status_millis(task),
+            expected_version: write.expected_version,
+            snapshot: to_json(task)?,
+            events: write.events.iter().map(to_json).collect::<Result<_, _>>()?,
+            claim: write.claim_message_id.map(str::to_string),
+        };
+        self.write(move |conn| write_task_blocking(conn, encoded))
+            .await
+    }
+
+    async fn get_task(&self, task_id: &str) -> Result<Option<StoredTask>, StoreError> {
+        let id = task_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT agent, version, last_seq, snapshot FROM tasks WHERE id = ?1",
+            )?;
+            let mut rows = stmt.query([&id])?;
+            let Some(row) = rows.next()? else {
+                return Ok(None);
+            };
+            Ok(Some(StoredTask {
+                agent: row.get(0)?,
+                version: row.get::<_, i64>(1)? as u64,
+                last_seq: row.get::<_, i64>(2)? as u64,
+                task: json_column(row, 3, || format!("the snapshot of task `{id}`"))?,
+            }))
+        })
+        .await
+    }
+
+    async fn list_tasks(&self, query: &TaskQuery) -> Result<TaskPage, StoreError> {
+        let cursor = match query.page_token.as_deref() {
+            None | Some("") => None,
+            Some(token) => Some(
+                decode_page_token(token)
+                    .ok_or_else(|| StoreError::Other(format!("invalid page token `{token}`")))?,
+            ),
+        };
+        let sql = ListSql::new(query.clone(), cursor);
+        self.read(move |conn| list_tasks_blocking(conn, sql)).await
+    }
+
+    async fn events_after(
+        &self,
+        task_id: &str,
+        after_seq: u64,
+    ) -> Result<Vec<(u64, StreamResponse)>, StoreError> {
+        let Ok(after) = i64::try_from(after_seq) else {
+            return Ok(Vec::new());
+        };
+        let id = task_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, event FROM task_events WHERE task_id = ?1 AND seq > ?2 ORDER BY seq",
+            )?;
+            let mut rows = stmt.query(params![id, after])?;
+            let mut events = Vec::new();
+            while let Some(row) = rows.next()? {
+                let seq = row.get::<_, i64>(0)? as u64;
+                let event = json_column(row, 1, || format!("event {seq} of task `{id}`"))?;
+                events.push((seq, event));
+            }
+            Ok(events)
+        })
+        .await
+    }
+
+    async fn task_for_message(
+        &self,
+        agent: &str,
+        context_id: &str,
+        message_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let key = (
+            agent.to_string(),
+            context_id.to_string(),
+            message_id.to_string(),
+        );
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT task_id FROM message_ids \
+                     WHERE agent = ?1 AND context_id = ?2 AND message_id = ?3",
+                )?
+                .query_row(params![key.0, key.1, key.2], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn tasks_in_states(
+        &self,
+        agent: Option<&str>,
+        states: &[TaskState],
+    ) -> Result<Vec<String>, StoreError> {
+        if states.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args: Vec<SqlValue> = states
+            .iter()
+            .map(|s| SqlValue::Text(s.as_proto_str().into()))
+            .collect();
+        let placeholders = (1..=args.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql = format!("SELECT id FROM tasks WHERE state IN ({placeholders})");
+        if let Some(agent) = agent {
+            args.push(SqlValue::Text(agent.to_string()));
+            sql.push_str(&format!(" AND agent = ?{}", args.len()));
+        }
+        sql.push_str(" ORDER BY id");
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let ids = stmt
+                .query_map(params_from_iter(&args), |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn get_state(
+        &self,
+        agent: &str,
+        context_id: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = (agent.to_string(), context_id.to_string(), key.to_string());
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT value FROM context_state \
+                     WHERE agent = ?1 AND context_id = ?2 AND key = ?3",
+                )?
+                .query_row(params![k.0, k.1, k.2], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn set_state(
+        &self,
+        agent: &str,
+        context_id: &str,
+        key: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let k = (agent.to_string(), context_id.to_string(), key.to_string());
+        let value = value.map(<[u8]>::to_vec);
+        self.write(move |conn| {
+            match value {
+                Some(value) => conn
+                    .prepare_cached(
+                        "INSERT INTO context_state (agent, context_id, key, value) \
+                         VALUES (?1, ?2, ?3, ?4) \
+                         ON CONFLICT (agent, context_id, key) DO UPDATE SET value = excluded.value",
+                    )?
+                    .execute(params![k.0, k.1, k.2, value])?,
+                None => conn
+                    .prepare_cached(
+                        "DELETE FROM context_state \
+                         WHERE agent = ?1 AND context_id = ?2 AND key = ?3",
+                    )?
+                    .execute(params![k.0, k.1, k.2])?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_push_config(&self, config: &TaskPushNotificationConfig) -> Result<(), StoreError> {
+        let (task_id, config_id) = push_config_key(config)?;
+        let (task_id, config_id) = (task_id.to_string(), config_id.to_string());
+        let json = to_json(config)?;
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM tasks WHERE id = ?1")?
+                .exists([&task_id])?;
+            if !exists {
+                return Err(StoreError::NotFound(task_id));
+            }
+            tx.prepare_cached(
+                "INSERT INTO push_configs (task_id, id, config) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (task_id, id) DO UPDATE SET config = excluded.config",
+            )?
+            .execute(params![task_id, config_id, json])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_push_config(
+        &self,
+        task_id: &str,
+        config_id: &str,
+    ) -> Result<Option<TaskPushNotificationConfig>, StoreError> {
+        let (task_id, config_id) = (task_id.to_string(), config_id.to_string());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT config FROM push_configs WHERE task_id = ?1 AND id = ?2")?;
+            let mut rows = stmt.query([&task_id, &config_id])?;
+            match rows.next()? {
+                None => Ok(None),
+                Some(row) => Ok(Some(json_column(row, 0, || {
+                    format!("push config `{config_id}` of task `{task_id}`")
+                })?)),
+            }
+        })
+        .await
+    }
+
+    async fn list_push_configs(
+        &self,
+        task_id: &str,
+    ) -> Result<Vec<TaskPushNotificationConfig>, StoreError> {
+        let task_id = task_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT config FROM push_configs WHERE task_id = ?1 ORDER BY created",
+            )?;
+            let mut rows = stmt.query([&task_id])?;
+            let mut configs = Vec::new();
+            while let Some(row) = rows.next()? {
+                configs.push(json_column(row, 0, || {
+                    format!("a push config of task `{task_id}`")
+                })?);
+            }
+            Ok(configs)
+        })
+        .await
+    }
+
+    async fn delete_push_config(&self, task_id: &str, config_id: &str) -> Result<bool, StoreError> {
+        let (task_id, config_id) = (task_id.to_string(), config_id.to_string());
+        self.write(move |conn| {
+            let deleted = conn
+                .prepare_cached("DELETE FROM push_configs WHERE task_id = ?1 AND id = ?2")?
+                .execute([&task_id, &config_id])?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    fn describe(&self) -> String {
+        self.shared.name.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{Message, Task, TaskStatus, Timestamp};
+    use crate::store::conformance::Fixture;
+
+    fn temp_fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = SqliteStore::open(dir.path().join("tasks.db")).expect("open a new store");
+        Fixture::with_guard(store, dir)
+    }
+
+    crate::store_conformance_tests!(temp_fixture());
+
+    mod in_memory {
+        use crate::store::conformance::Fixture;
+        use crate::store::sqlite::SqliteStore;
+
+        crate::store_conformance_tests!(Fixture::new(
+            SqliteStore::open_in_memory().expect("open in memory")
+        ));
+    }
+
+    fn task(id: &str, state: TaskState) -> Task {
+        Task {
+            id: id.into(),
+            context_id: "ctx".into(),
+            status: TaskStatus {
+                state,
+                message: None,
+                timestamp: Timestamp::from_unix_millis(1_700_000_000_000),
+            },
+            history: vec![Message::user_text("hi")],
+            ..Default::default()
+        }
+    }
+
+    fn event(t: &Task) -> StreamResponse {
+        StreamResponse::Task(t.clone())
+    }
+
+    fn write<'a>(
+        t: &'a Task,
+        version: u64,
+        events: &'a [StreamResponse],
+        claim: Option<&'a str>,
+    ) -> TaskWrite<'a> {
+        TaskWrite {
+            agent: "echo",
+            task: t,
+            expected_version: version,
+            events,
+            claim_message_id: claim,
+        }
+    }
+
+    fn other_error(result: Result<SqliteStore, StoreError>) -> String {
+        match result {
+            Err(StoreError::Other(message)) => message,
+            Err(e) => panic!("expected StoreError::Other, got {e:?}"),
+            Ok(store) => panic!("opened {}", store.describe()),
+        }
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        let t = task("t1", TaskState::Working);
+        let config = TaskPushNotificationConfig {
+            id: Some("p1".into()),
+            task_id: Some("t1".into()),
+            url: "https://hooks.example/a".into(),
+            ..Default::default()
+        };
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store
+                .write_task(write(&t, 0, &[event(&t), event(&t)], Some("m1")))
+                .await
+                .unwrap();
+            store
+                .set_state("echo", "ctx", "k", Some(b"v"))
+                .await
+                .unwrap();
+            store.put_push_config(&config).await.unwrap();
+        }
+
+        let store = SqliteStore::open(&path).unwrap();
+        let stored = store.get_task("t1").await.unwrap().unwrap();
+        assert_eq!(stored.task, t);
+        assert_eq!((stored.version, stored.last_seq), (1, 2));
+        assert_eq!(stored.agent, "echo");
+        assert_eq!(store.events_after("t1", 0).await.unwrap().len(), 2);
+        assert_eq!(
+            store.task_for_message("echo", "ctx", "m1").await.unwrap(),
+            Some("t1".into())
+        );
+        assert_eq!(
+            store.get_state("echo", "ctx", "k").await.unwrap(),
+            Some(b"v".to_vec())
+        );
+        assert_eq!(store.list_push_configs("t1").await.unwrap(), vec![config]);
+
+        // The log and the versions carry on where they stopped.
+        let mut done = t.clone();
+        done.status.state = TaskState::Completed;
+        let committed = store
+            .write_task(write(&done, 1, &[event(&done)], None))
+            .await
+            .unwrap();
+        assert_eq!(
+            committed,
+            Committed {
+                version: 2,
+                first_seq: 3
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn schema_pragmas_and_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.describe(), format!("sqlite:{}", path.display()));
+        assert_eq!(
+            SqliteStore::open_in_memory().unwrap().describe(),
+            "sqlite::memory:"
+        );
+        drop(store);
+        let raw = Connection::open(&path).unwrap();
+        let mode: String = raw
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let version: i64 = raw
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let app: i32 = raw
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .unwrap();
+        assert_eq!(app, APPLICATION_ID);
+        // Reopening an up-to-date file changes nothing.
+        drop(raw);
+        SqliteStore::open(&path).unwrap();
+    }
+
+    #[test]
+    fn garbage_file_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("garbage.db");
+        let junk: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
+        std::fs::write(&path, &junk).unwrap();
+        let message = other_error(SqliteStore::open(&path));
+        assert!(
+            message.contains("is not a SQLite database") && message.contains("garbage.db"),
+            "{message}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), junk, "the file was modified");
+    }
+
+    #[test]
+    fn newer_schema_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let raw = Connection::open(&path).unwrap();
+        raw.pragma_update(None, "user_version", 99).unwrap();
+        drop(raw);
+        let message = other_error(SqliteStore::open(&path));
+        assert!(
+            message.contains("schema version 99") && message.contains("newer"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn other_applications_databases_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let theirs = dir.path().join("theirs.db");
+        let raw = Connection::open(&theirs).unwrap();
+        raw.execute_batch("CREATE TABLE notes (body TEXT)").unwrap();
+        drop(raw);
+        let message = other_error(SqliteStore::open(&theirs));
+        assert!(message.contains("not an a2a-host store"), "{message}");
+
+        let tagged = dir.path().join("tagged.db");
+        let raw = Connection::open(&tagged).unwrap();
+        raw.pragma_update(None, "application_id", 1234).unwrap();
+        drop(raw);
+        let message = other_error(SqliteStore::open(&tagged));
+        assert!(message.contains("another application"), "{message}");
+    }
+
+    #[test]
+    fn unopenable_path_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no-such-dir").join("tasks.db");
+        let message = other_error(SqliteStore::open(&path));
+        assert!(
+            message.contains("cannot open") && message.contains("no-such-dir"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn corrupt_rows_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let t = task("t1", TaskState::Working);
+        store
+            .write_task(write(&t, 0, &[event(&t)], None))
+            .await
+            .unwrap();
+        let raw = Connection::open(&path).unwrap();
+        raw.execute_batch(
+            "UPDATE tasks SET snapshot = '{not json'; UPDATE task_events SET event = x'00ff';",
+        )
+        .unwrap();
+        drop(raw);
+        match store.get_task("t1").await {
+            Err(StoreError::Other(m)) => assert!(m.contains("`t1`"), "{m}"),
+            other => panic!("expected an error, got {other:?}"),
+        }
+        assert!(matches!(
+            store.events_after("t1", 0).await,
+            Err(StoreError::Other(_))
+        ));
+        let query = TaskQuery {
+            agent: "echo".into(),
+            page_size: 10,
+            ..Default::default()
+        };
+        assert!(matches!(
+            store.list_tasks(&query).await,
+            Err(StoreError::Other(_))
+        ));
+    }
+
+    /// Two stores on one file, as two processes would have: each sees the
+    /// other's commits and conflicts are detected across them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_handles_on_one_file_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        let a: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+        let b: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+
+        let t = task("shared", TaskState::Submitted);
+        a.write_task(write(&t, 0, &[event(&t)], Some("m1")))
+            .await
+            .unwrap();
+        assert_eq!(b.get_task("shared").await.unwrap().unwrap().task, t);
+        let err = b
+            .write_task(write(&t, 0, &[], None))
+            .await
+            .expect_err("create on the other handle");
+        assert_eq!(err, StoreError::AlreadyExists("shared".into()));
+        let t2 = task("other", TaskState::Submitted);
+        let err = b
+            .write_task(write(&t2, 0, &[], Some("m1")))
+            .await
+            .expect_err("claim on the other handle");
+        assert!(matches!(err, StoreError::DuplicateMessage { task_id, .. } if task_id == "shared"));
+
+        let mut working = t.clone();
+        working.status.state = TaskState::Working;
+        b.write_task(write(&working, 1, &[event(&working)], None))
+            .await
+            .unwrap();
+        let err = a
+            .write_task(write(&working, 1, &[event(&working)], None))
+            .await
+            .expect_err("stale write on the first handle");
+        assert_eq!(
+            err,
+            StoreError::Conflict {
+                task_id: "shared".into(),
+                expected: 1,
+                actual: 2
+            }
+        );
+
+        // Increment a counter from both handles at once.
+        const WORKERS: usize = 6;
+        const INCREMENTS: u64 = 15;
+        let mut handles = Vec::new();
+        for w in 0..WORKERS {
+            let store = if w % 2 == 0 { a.clone() } else { b.clone() };
+            handles.push(tokio::spawn(async move {
+                for _ in 0..INCREMENTS {
+                    loop {
+                        let current = store.get_task("shared").await.unwrap().unwrap();
+                        let mut next = current.task.clone();
+                        next.history.push(Message::user_text(format!("from {w}")));
+                        let events = [event(&next)];
+                        match store
+                            .write_task(write(&next, current.version, &events, None))
+                            .await
+                        {
+                            Ok(_) => break,
+                            Err(StoreError::Conflict { .. }) => continue,
+                            Err(e) => panic!("worker {w}: {e}"),
+                        }
+                    }
+                }
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        let total = WORKERS as u64 * INCREMENTS;
+        for store in [&a, &b] {
+            let stored = store.get_task("shared").await.unwrap().unwrap();
+            assert_eq!(stored.version, 2 + total);
+            assert_eq!(stored.task.history.len() as u64, 1 + total);
+            assert_eq!(stored.last_seq, 2 + total);
+            let seqs: Vec<u64> = store
+                .events_after("shared", 0)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
+            assert_eq!(seqs, (1..=2 + total).collect::<Vec<_>>());
+        }
+    }
+
+    /// ListTasks reads rows in index order: no full scan, no sort.
+    #[test]
+    fn list_queries_use_the_indexes() {
+        let store_dir = tempfile::tempdir().unwrap();
+        let path = store_dir.path().join("tasks.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let base = TaskQuery {
+            agent: "echo".into(),
+            page_size: 10,
+            ..Default::default()
+        };
+        let cases = [
+            (base.clone(), None, "tasks_by_time"),
+            (base.clone(), Some((5, "x".to_string())), "tasks_by_time"),
+            (
+                TaskQuery {
+                    context_id: Some("c".into()),
+                    ..base.clone()
+                },
+                Some((5, "x".to_string())),
+                "tasks_by_context",
+            ),
+            (
+                TaskQuery {
+                    state: Some(TaskState::Working),
+                    ..base.clone()
+                },
+                None,
+                "tasks_by_state",
+            ),
+        ];
+        for (query, cursor, index) in cases {
+            let sql = ListSql::new(query, cursor);
+            let mut stmt = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.page))
+                .unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(params_from_iter(&sql.args), |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            assert!(plan.contains(index), "{}: {plan}", sql.page);
+            assert!(!plan.contains("TEMP B-TREE"), "{}: {plan}", sql.page);
+        }
+    }
+}
