@@ -17,6 +17,7 @@
 //! - [`runtime`]: the wasmtime runtime that turns `.wasm` components into
 //!   agents, and the agents-folder watcher.
 //! - [`config`]: settings from flags, environment and `a2a-host.toml`.
+//! - [`scaffold`]: `a2a-host new`, a new agent project.
 //!
 //! ## Embedding
 //! [`server::router`] returns an `axum::Router` that another service can
@@ -29,5 +30,6 @@ pub mod manager;
 pub mod model;
 pub mod registry;
 pub mod runtime;
+pub mod scaffold;
 pub mod server;
 pub mod store;

@@ -1,1 +1,201 @@
-fn main() {}
+//! The `a2a-host` command: serve an agents folder, scaffold a new agent,
+//! inspect a component.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use a2a_host::config::{HostConfig, ServeArgs, StoreSpec};
+use a2a_host::manager::{ManagerConfig, TaskManager};
+use a2a_host::registry::AgentRegistry;
+use a2a_host::runtime::{AgentsFolder, RuntimeConfig, WasmRuntime};
+use a2a_host::server::{self, ServerConfig};
+use a2a_host::store::Store;
+
+#[derive(Parser)]
+#[command(name = "a2a-host", version, about = "Serve A2A agents written as WebAssembly components")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every agent in a folder over A2A (JSON-RPC, HTTP+JSON, SSE).
+    Serve(ServeArgs),
+    /// Create a new agent project that builds as is.
+    New {
+        /// The agent's name (letters, digits, `-` and `_`).
+        name: String,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        path: Option<PathBuf>,
+    },
+    /// Show the card, imports and exports of a component, or why it is not
+    /// a valid agent.
+    Inspect {
+        /// The `.wasm` file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::New { name, path } => a2a_host::scaffold::new_agent(&name, path.as_deref()),
+            Command::Inspect { file } => inspect(file).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("A2A_HOST_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info,wasmtime=warn,cranelift=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn open_store(spec: &StoreSpec) -> Result<Arc<dyn Store>, String> {
+    match spec {
+        StoreSpec::Memory => Ok(Arc::new(a2a_host::store::memory::MemoryStore::new())),
+        StoreSpec::Sqlite(path) => a2a_host::store::sqlite::SqliteStore::open(path)
+            .map(|s| Arc::new(s) as Arc<dyn Store>)
+            .map_err(|e| format!("cannot open the SQLite store {}: {e}", path.display())),
+        StoreSpec::Postgres(_) => Err(
+            "the PostgreSQL store is not available in this build yet; use sqlite:PATH or memory"
+                .into(),
+        ),
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let config = HostConfig::resolve(args)?;
+    let store = open_store(&config.store).await?;
+    tracing::info!(store = %store.describe(), "store open");
+
+    let registry = AgentRegistry::new();
+    let manager = TaskManager::new(
+        store,
+        registry.clone(),
+        ManagerConfig {
+            blocking_timeout: config.blocking_timeout,
+            cancel_grace: config.cancel_grace,
+            ..Default::default()
+        },
+    );
+    manager.recover().await.map_err(|e| e.to_string())?;
+
+    let runtime = WasmRuntime::new(RuntimeConfig {
+        cache_dir: config.cache_dir.clone(),
+        cancel_grace: config.cancel_grace,
+        ..Default::default()
+    })?;
+    if !config.agents.is_dir() {
+        return Err(format!(
+            "the agents folder {} does not exist (create it, or pass --agents DIR)",
+            config.agents.display()
+        ));
+    }
+    let folder = AgentsFolder::new(runtime, &config.agents, registry.clone());
+    let report = folder.sync().await?;
+    for (name, error) in &report.failed {
+        tracing::warn!(agent = %name, %error, "agent failed to load");
+    }
+    for (path, why) in &report.ignored {
+        tracing::warn!(file = %path.display(), %why, "file ignored");
+    }
+    let watcher = folder.watch()?;
+
+    let server_config = ServerConfig {
+        public_url: config.public_url.clone(),
+        default_agent: config.default_agent.clone(),
+        max_body_bytes: config.max_body_bytes,
+        ..Default::default()
+    };
+    let handle = server_config.handle.clone();
+    let app = server::router(manager.clone(), server_config);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listen address: {e}"))?;
+    tracing::info!(
+        url = %format!("http://{local}"),
+        agents = ?registry.names(),
+        "serving"
+    );
+
+    let drain = config.drain;
+    let shutdown_manager = manager.clone();
+    let shutdown_handle = handle.clone();
+    let shutdown = async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: draining running tasks");
+        shutdown_handle.set_ready(false);
+        shutdown_manager.drain(drain).await;
+        shutdown_handle.close_streams();
+    };
+    server::serve(listener, app, shutdown)
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    watcher.stop().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn inspect(file: PathBuf) -> Result<(), String> {
+    let report = a2a_host::runtime::inspect(&file).await?;
+    println!("{report}");
+    if report.is_valid() {
+        Ok(())
+    } else {
+        Err(format!("{} is not a valid agent", file.display()))
+    }
+}
