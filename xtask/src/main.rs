@@ -1,1 +1,62 @@
-fn main() {}
+//! Developer commands, run as `cargo xtask <command>` (alias in
+//! `.cargo/config.toml`). Plain `std::process::Command` calls, no build
+//! scripts and no extra tools: everything needed is cargo and rustup.
+//!
+//! Commands:
+//! - `agents`: build every example agent (`examples/*`) for wasm32-wasip2 and
+//!   put it at `target/agents/NAME.wasm`; see [`agents`].
+
+mod agents;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  agents    build the example agents (examples/*) as wasm32-wasip2 components
+            into target/agents/NAME.wasm
+  help      show this message
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let rest = &args[1..];
+    let result = match command.as_str() {
+        "agents" => no_arguments(command, rest).and_then(|()| agents::run(&repo_root())),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprintln!("error: unknown command `{other}`\n");
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn no_arguments(command: &str, rest: &[String]) -> anyhow::Result<()> {
+    match rest.first() {
+        None => Ok(()),
+        Some(arg) => anyhow::bail!("`{command}` takes no arguments, got `{arg}`"),
+    }
+}
+
+/// The repository root: the parent of this crate's directory.
+fn repo_root() -> PathBuf {
+    let xtask_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask_dir.parent().unwrap_or(xtask_dir).to_path_buf()
+}

@@ -1,0 +1,16 @@
+//! `echo`: completes every task with the text the user sent.
+use a2a_guest::prelude::*;
+
+struct Echo;
+
+impl Agent for Echo {
+    fn card() -> Card {
+        Card::new("echo", "Repeats what you say")
+    }
+
+    fn handle(ctx: &Context) -> Result<(), AgentError> {
+        Ok(ctx.complete_text(ctx.text())?)
+    }
+}
+
+a2a_guest::export_agent!(Echo);
