@@ -1,0 +1,398 @@
+//! The JSON-RPC 2.0 binding (A2A spec §9): `POST /agents/NAME` (and `/`).
+//!
+//! A request goes through these checks, in order, and the first failure is
+//! the answer:
+//!
+//! 1. the agent exists — else HTTP 404 (`AGENT_NOT_FOUND`, code -32601), or
+//!    503 if its only version failed to load;
+//! 2. `Content-Type` is `application/json` or `application/a2a+json` —
+//!    else -32005 ContentTypeNotSupported (checked **before** the body is
+//!    parsed, as the TCK expects);
+//! 3. the body fits [`ServerConfig::max_body_bytes`](super::ServerConfig) —
+//!    else HTTP 413 with a -32600 error body;
+//! 4. the body is JSON — else -32700;
+//! 5. it is one request object with `"jsonrpc": "2.0"`, a string `method`
+//!    and an `id` that is a string, number or null — else -32600.
+//!    **Batches** (arrays) are refused with -32600 "batch requests are not
+//!    supported": A2A clients do not send them, and a batch cannot mix with
+//!    SSE answers;
+//! 6. the `A2A-Version` is supported — else -32009 (today: 1.0 only);
+//! 7. the method is one of the 11 A2A 1.0 methods — else -32601;
+//! 8. the params deserialize — else -32602 naming the offending field.
+//!
+//! Errors are HTTP 200 with a JSON-RPC error body unless noted above.
+//! Responses are `Content-Type: application/json`. The streaming methods
+//! answer `text/event-stream`, each event a full JSON-RPC response with the
+//! request's id (see `server/sse.rs`); errors found before the stream starts
+//! are a plain JSON-RPC error body.
+//!
+//! **Notifications** (a request without `id`) are executed, and answered
+//! with HTTP 204 and no body, whatever the outcome, as JSON-RPC requires (a
+//! streaming notification starts the task and drops its stream). Requests
+//! that fail before their `id` can be known are answered with `id: null`.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use super::http_util::{self, JSON};
+use super::sse::{self, Framing};
+use super::version::{self, RequestMeta, Version};
+use super::{ApiError, App, PathArgs, Target};
+use crate::error::A2aError;
+use crate::manager::EventStream;
+use crate::model::{
+    CancelTaskRequest, GetTaskRequest, ListTaskPushConfigsRequest, ListTasksRequest,
+    SendMessageRequest, SubscribeToTaskRequest, TaskPushConfigRef, TaskPushNotificationConfig,
+};
+
+/// The 1.0 method names, in spec order.
+pub const METHODS: [&str; 11] = [
+    "SendMessage",
+    "SendStreamingMessage",
+    "GetTask",
+    "ListTasks",
+    "CancelTask",
+    "SubscribeToTask",
+    "CreateTaskPushNotificationConfig",
+    "GetTaskPushNotificationConfig",
+    "ListTaskPushNotificationConfigs",
+    "DeleteTaskPushNotificationConfig",
+    "GetExtendedAgentCard",
+];
+
+/// One parsed JSON-RPC request.
+struct RpcRequest {
+    /// `None` for a notification.
+    id: Option<Value>,
+    method: String,
+    params: Option<Value>,
+}
+
+/// What a method produced.
+enum Outcome {
+    Value(Value),
+    Stream(EventStream),
+}
+
+/// The handler of `POST /agents/NAME` and `POST /`.
+pub(crate) async fn handle(State(app): State<App>, path: PathArgs, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
+
+    let target = match app.resolve(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            let status = e.http_status();
+            return error_response(status, Value::Null, &e);
+        }
+    };
+    let rpc = match read_request(&app, headers, body).await {
+        Ok(r) => r,
+        Err((status, e)) => return error_response(status, Value::Null, &e),
+    };
+    let id = rpc.id.clone();
+    let reply_id = id.clone().unwrap_or(Value::Null);
+
+    let result = async {
+        let meta = RequestMeta::from_parts(headers, parts.uri.query())?;
+        dispatch(&app, &target, &meta, headers, rpc).await
+    }
+    .await;
+
+    if id.is_none() {
+        if let Err(e) = &result {
+            tracing::debug!(error = %e.message(), "JSON-RPC notification failed");
+        }
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    match result {
+        Ok(Outcome::Value(v)) => http_util::json_response(
+            StatusCode::OK,
+            JSON,
+            &json!({"jsonrpc": "2.0", "id": reply_id, "result": v}),
+        ),
+        Ok(Outcome::Stream(stream)) => {
+            sse::response(stream, Framing::JsonRpc(reply_id), &app.config)
+        }
+        Err(e) => error_response(StatusCode::OK, reply_id, &e),
+    }
+}
+
+/// Steps 2–5: content type, size, JSON, envelope.
+async fn read_request(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<RpcRequest, (StatusCode, ApiError)> {
+    if !http_util::is_json_content_type(headers) {
+        return Err((StatusCode::OK, http_util::content_type_error(headers)));
+    }
+    let bytes = http_util::read_body(headers, body, app.config.max_body_bytes)
+        .await
+        .map_err(|e| {
+            let status = if matches!(e.error, A2aError::PayloadTooLarge(_)) {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::OK
+            };
+            (status, e)
+        })?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        (
+            StatusCode::OK,
+            ApiError::new(A2aError::Parse(format!(
+                "request body is not valid JSON: {e}"
+            ))),
+        )
+    })?;
+    parse_envelope(value).map_err(|e| (StatusCode::OK, e))
+}
+
+fn parse_envelope(value: Value) -> Result<RpcRequest, ApiError> {
+    let invalid = |m: &str| ApiError::new(A2aError::InvalidRequest(m.to_string()));
+    let mut obj = match value {
+        Value::Object(o) => o,
+        Value::Array(_) => {
+            return Err(invalid(
+                "batch requests are not supported; send one request object per HTTP request",
+            ));
+        }
+        _ => return Err(invalid("a JSON-RPC request must be a JSON object")),
+    };
+    match obj.get("jsonrpc") {
+        Some(Value::String(v)) if v == "2.0" => {}
+        Some(_) => return Err(invalid("`jsonrpc` must be exactly \"2.0\"")),
+        None => return Err(invalid("missing `jsonrpc: \"2.0\"`")),
+    }
+    let id = match obj.remove("id") {
+        None => None,
+        Some(v @ (Value::String(_) | Value::Number(_) | Value::Null)) => Some(v),
+        Some(_) => return Err(invalid("`id` must be a string, a number or null")),
+    };
+    let method = match obj.remove("method") {
+        Some(Value::String(m)) => m,
+        Some(_) => return Err(invalid("`method` must be a string")),
+        None => return Err(invalid("missing `method`")),
+    };
+    let params = obj.remove("params");
+    Ok(RpcRequest { id, method, params })
+}
+
+/// Steps 6–8, and the call into the task manager.
+async fn dispatch(
+    app: &App,
+    target: &Target,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    rpc: RpcRequest,
+) -> Result<Outcome, ApiError> {
+    match meta.version {
+        Version::V1_0 => dispatch_v1(app, target, headers, rpc).await,
+        // The 0.3 conversion layer goes here: map the 0.3 method names and
+        // shapes to 1.0, call `dispatch_v1`, and convert the result back.
+        Version::V0_3 => Err(version::unsupported(meta)),
+    }
+}
+
+async fn dispatch_v1(
+    app: &App,
+    target: &Target,
+    headers: &HeaderMap,
+    rpc: RpcRequest,
+) -> Result<Outcome, ApiError> {
+    let m = &app.manager;
+    let agent = target.name.as_str();
+    let params = rpc.params;
+    match rpc.method.as_str() {
+        "SendMessage" => {
+            let req: SendMessageRequest = required(params)?;
+            value(m.send_message(agent, req).await)
+        }
+        "SendStreamingMessage" => {
+            let req: SendMessageRequest = required(params)?;
+            target.require_streaming()?;
+            Ok(Outcome::Stream(m.send_streaming_message(agent, req).await?))
+        }
+        "GetTask" => {
+            let req: GetTaskRequest = required(params)?;
+            value(m.get_task(agent, req).await)
+        }
+        "ListTasks" => {
+            let req: ListTasksRequest = optional(params)?;
+            value(m.list_tasks(agent, req).await)
+        }
+        "CancelTask" => {
+            let req: CancelTaskRequest = required(params)?;
+            value(m.cancel_task(agent, req).await)
+        }
+        "SubscribeToTask" => {
+            let req: SubscribeToTaskRequest = required(params)?;
+            target.require_streaming()?;
+            let last = http_util::last_event_id(headers)?;
+            Ok(Outcome::Stream(m.subscribe(agent, req, last).await?))
+        }
+        "CreateTaskPushNotificationConfig" => {
+            let req: TaskPushNotificationConfig = required(params)?;
+            value(m.create_push_config(agent, req).await)
+        }
+        "GetTaskPushNotificationConfig" => {
+            let req: TaskPushConfigRef = required(params)?;
+            value(m.get_push_config(agent, req).await)
+        }
+        "ListTaskPushNotificationConfigs" => {
+            let req: ListTaskPushConfigsRequest = required(params)?;
+            value(m.list_push_configs(agent, req).await)
+        }
+        "DeleteTaskPushNotificationConfig" => {
+            let req: TaskPushConfigRef = required(params)?;
+            m.delete_push_config(agent, req).await?;
+            Ok(Outcome::Value(Value::Object(Map::new())))
+        }
+        "GetExtendedAgentCard" => {
+            // Params ({tenant?}) may be left out; still reject bad ones.
+            let _: Map<String, Value> = optional(params)?;
+            Err(extended_card_unsupported())
+        }
+        other => Err(
+            ApiError::new(A2aError::MethodNotFound(other.to_string())).with_message(format!(
+                "method `{other}` is not part of A2A 1.0; the methods are: {}",
+                METHODS.join(", ")
+            )),
+        ),
+    }
+}
+
+/// A manager result as a JSON-RPC `result` value.
+fn value<T: serde::Serialize>(r: Result<T, A2aError>) -> Result<Outcome, ApiError> {
+    let v = r.map_err(ApiError::from)?;
+    serde_json::to_value(v).map(Outcome::Value).map_err(|e| {
+        ApiError::new(A2aError::Internal(format!(
+            "could not encode the result: {e}"
+        )))
+    })
+}
+
+/// The answer to GetExtendedAgentCard while no agent offers one.
+pub(crate) fn extended_card_unsupported() -> ApiError {
+    ApiError::new(A2aError::UnsupportedOperation(
+        "this agent offers no extended agent card (capabilities.extendedAgentCard is false)".into(),
+    ))
+}
+
+/// Params that must be present, as an object.
+fn required<T: DeserializeOwned>(params: Option<Value>) -> Result<T, ApiError> {
+    match params {
+        None | Some(Value::Null) => Err(ApiError::new(A2aError::invalid(
+            "`params` is required for this method",
+        ))),
+        Some(v) => from_params(v),
+    }
+}
+
+/// Params that may be left out (then the defaults apply).
+fn optional<T: DeserializeOwned + Default>(params: Option<Value>) -> Result<T, ApiError> {
+    match params {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(v) => from_params(v),
+    }
+}
+
+fn from_params<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+    if !v.is_object() {
+        return Err(ApiError::new(A2aError::invalid(
+            "`params` must be a JSON object (by-name parameters)",
+        )));
+    }
+    deserialize_value(v)
+}
+
+/// Deserializes `v`, turning a failure into invalid params that names the
+/// offending field as a dotted path (`message.parts[0]`, `message.messageId`).
+pub(crate) fn deserialize_value<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let mut field = if path == "." { String::new() } else { path };
+        // serde reports a missing field at its parent; name the field itself.
+        if let Some(missing) = inner
+            .strip_prefix("missing field `")
+            .and_then(|s| s.split('`').next())
+        {
+            if !field.is_empty() {
+                field.push('.');
+            }
+            field.push_str(missing);
+        }
+        if field.is_empty() {
+            ApiError::new(A2aError::invalid(format!("invalid params: {inner}")))
+        } else {
+            let msg = format!("invalid params: `{field}`: {inner}");
+            ApiError::new(A2aError::invalid_field(&field, msg))
+        }
+    })
+}
+
+fn error_response(status: StatusCode, id: Value, err: &ApiError) -> Response {
+    http_util::json_response(
+        status,
+        JSON,
+        &json!({"jsonrpc": "2.0", "id": id, "error": err.jsonrpc_error()}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_are_checked() {
+        let ok = parse_envelope(json!({"jsonrpc": "2.0", "id": 1, "method": "GetTask"})).unwrap();
+        assert_eq!(ok.id, Some(json!(1)));
+        let note = parse_envelope(json!({"jsonrpc": "2.0", "method": "GetTask"})).unwrap();
+        assert_eq!(note.id, None);
+        for bad in [
+            json!([]),
+            json!([{"jsonrpc": "2.0", "id": 1, "method": "GetTask"}]),
+            json!("x"),
+            json!({"id": 1, "method": "GetTask"}),
+            json!({"jsonrpc": "1.0", "id": 1, "method": "GetTask"}),
+            json!({"jsonrpc": "2.0", "id": {}, "method": "GetTask"}),
+            json!({"jsonrpc": "2.0", "id": true, "method": "GetTask"}),
+            json!({"jsonrpc": "2.0", "id": 1}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": 5}),
+        ] {
+            let e = parse_envelope(bad.clone()).err().unwrap();
+            assert_eq!(e.error.code(), -32600, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_params_name_the_field() {
+        let e = deserialize_value::<SendMessageRequest>(json!({})).unwrap_err();
+        assert_eq!(e.error, A2aError::invalid_field("message", e.message()));
+        let e = deserialize_value::<SendMessageRequest>(json!({"message": {"role": "ROLE_USER"}}))
+            .unwrap_err();
+        assert!(
+            matches!(&e.error, A2aError::InvalidParams { field: Some(f), .. } if f == "message.messageId"),
+            "{e:?}"
+        );
+        let e = deserialize_value::<ListTasksRequest>(json!({"status": "TASK_STATE_BOGUS"}))
+            .unwrap_err();
+        assert!(
+            matches!(&e.error, A2aError::InvalidParams { field: Some(f), .. } if f == "status"),
+            "{e:?}"
+        );
+        let e = deserialize_value::<SendMessageRequest>(json!({
+            "message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"raw": "!!"}]}
+        }))
+        .unwrap_err();
+        assert!(
+            matches!(&e.error, A2aError::InvalidParams { field: Some(f), .. } if f.starts_with("message.parts[0]")),
+            "{e:?}"
+        );
+    }
+}
