@@ -665,3 +665,85 @@ async fn sqlite_tasks_survive_a_restart_and_orphans_are_failed() {
     assert_eq!(orphan.status.state, TaskState::Failed);
     assert!(status_text(&orphan).contains("host stopped"));
 }
+
+#[tokio::test]
+async fn a_subscription_spans_the_input_required_pause() {
+    for (name, f) in fixtures() {
+        let t = task_of(f.manager.send_message("a", send("ask")).await.unwrap());
+        assert_eq!(t.status.state, TaskState::InputRequired);
+        let stream = f
+            .manager
+            .subscribe(
+                "a",
+                SubscribeToTaskRequest {
+                    id: t.id.clone(),
+                    ..Default::default()
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        let collector = tokio::spawn(stream.collect::<Vec<_>>());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut follow = send("answer red");
+        follow.message.task_id = Some(t.id.clone());
+        let done = task_of(f.manager.send_message("a", follow).await.unwrap());
+        assert_eq!(done.status.state, TaskState::Completed, "{name}");
+        let events = tokio::time::timeout(Duration::from_secs(5), collector)
+            .await
+            .expect("the subscription ends when the task completes")
+            .unwrap();
+        assert_eq!(
+            events[0].event.state(),
+            Some(TaskState::InputRequired),
+            "{name}: starts with the snapshot"
+        );
+        assert_eq!(
+            events.last().unwrap().event.state(),
+            Some(TaskState::Completed)
+        );
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq.unwrap()).collect();
+        assert!(
+            seqs.windows(2).all(|w| w[1] == w[0] + 1),
+            "{name}: {seqs:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn follow_ups_right_after_input_required_are_accepted() {
+    // The turn that asked for input may still be unwinding when the client
+    // answers; the answer must start the next turn, not bounce as "busy".
+    for (name, f) in fixtures() {
+        for _ in 0..20 {
+            let t = task_of(f.manager.send_message("a", send("ask")).await.unwrap());
+            let mut follow = send("answer now");
+            follow.message.task_id = Some(t.id.clone());
+            let done = task_of(f.manager.send_message("a", follow).await.unwrap());
+            assert_eq!(done.status.state, TaskState::Completed, "{name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reused_message_id_with_new_content_is_a_new_message() {
+    // Retries repeat the same message; a client that reuses an id for a
+    // different message gets it processed, not swallowed.
+    for (name, f) in fixtures() {
+        let mut first = send("ask");
+        first.message.context_id = Some("ctx".into());
+        first.message.message_id = "same".into();
+        let t = task_of(f.manager.send_message("a", first).await.unwrap());
+        let mut follow = send("answer green");
+        follow.message.message_id = "same".into();
+        follow.message.task_id = Some(t.id.clone());
+        let done = task_of(f.manager.send_message("a", follow.clone()).await.unwrap());
+        assert_eq!(status_text(&done), "got green", "{name}");
+        let mut other = send("hello again");
+        other.message.context_id = Some("ctx".into());
+        other.message.message_id = "same".into();
+        let fresh = task_of(f.manager.send_message("a", other).await.unwrap());
+        assert_ne!(fresh.id, t.id, "{name}");
+        assert_eq!(status_text(&fresh), "hello again");
+    }
+}

@@ -30,8 +30,8 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -100,6 +100,9 @@ struct Inner {
     config: ManagerConfig,
     /// Tasks with a running turn, by id.
     live: SyncMutex<HashMap<String, Arc<LiveTask>>>,
+    /// The live event channel of every task that has a turn or a stream
+    /// open here. Entries remove themselves when the last user drops.
+    channels: SyncMutex<HashMap<String, Weak<TaskChannel>>>,
     draining: AtomicBool,
     running_turns: AtomicUsize,
     turns_done: tokio::sync::Notify,
@@ -111,11 +114,37 @@ struct LiveTask {
     task_id: String,
     /// Serialises writes; holds the latest snapshot and its version.
     state: Mutex<LiveState>,
-    events: broadcast::Sender<SequencedEvent>,
+    channel: Arc<TaskChannel>,
+    /// Mirrors `LiveState::turn_over` for checks that cannot await the lock.
+    turn_over: AtomicBool,
     /// Fires when the client cancels.
     cancel: CancellationToken,
     /// The task's state (or the reply) once the current turn settles.
     settled: watch::Sender<Option<Settled>>,
+}
+
+/// The live event channel of one task, shared by its turns (which send)
+/// and its streams (which receive). A subscription can outlive a turn: a
+/// SubscribeToTask on an input-required task keeps receiving when the next
+/// turn starts.
+struct TaskChannel {
+    task_id: String,
+    sender: broadcast::Sender<SequencedEvent>,
+    manager: Weak<Inner>,
+}
+
+impl Drop for TaskChannel {
+    fn drop(&mut self) {
+        if let Some(inner) = self.manager.upgrade() {
+            let mut channels = inner.channels.lock();
+            if channels
+                .get(&self.task_id)
+                .is_some_and(|w| w.strong_count() == 0)
+            {
+                channels.remove(&self.task_id);
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -145,6 +174,7 @@ impl TaskManager {
                 registry,
                 config,
                 live: SyncMutex::new(HashMap::new()),
+                channels: SyncMutex::new(HashMap::new()),
                 draining: AtomicBool::new(false),
                 running_turns: AtomicUsize::new(0),
                 turns_done: tokio::sync::Notify::new(),
@@ -217,15 +247,16 @@ impl TaskManager {
         req: SendMessageRequest,
     ) -> Result<EventStream, A2aError> {
         match self.start(agent, req).await? {
-            Started::Existing(stored) => self.stream_from_stored(*stored, None).await,
+            Started::Existing(stored) => self.stream_existing(*stored).await,
             Started::Turn(live) => {
                 // Whatever the turn published before we subscribed is in the
                 // log, and `forward` catches up from there.
-                let rx = live.events.subscribe();
+                let rx = live.channel.sender.subscribe();
                 let st = live.state.lock().await;
+                let settled = Some(live.settled.subscribe());
                 if st.first_turn {
                     drop(st);
-                    return Ok(self.forward(live, rx, 0, None));
+                    return Ok(self.forward(live.channel.clone(), rx, 0, None, true, settled));
                 }
                 // A follow-up: start with the task as it is now.
                 let first = SequencedEvent {
@@ -234,7 +265,7 @@ impl TaskManager {
                 };
                 let after = st.last_seq;
                 drop(st);
-                Ok(self.forward(live, rx, after, Some(first)))
+                Ok(self.forward(live.channel.clone(), rx, after, Some(first), true, settled))
             }
         }
     }
@@ -328,6 +359,7 @@ impl TaskManager {
             .await
             .map_err(A2aError::from)?;
             st.turn_over = true;
+            live.turn_over.store(true, Ordering::SeqCst);
             let task = st.task.clone();
             drop(st);
             live.cancel.cancel();
@@ -387,33 +419,45 @@ impl TaskManager {
         req: SubscribeToTaskRequest,
         last_event_id: Option<u64>,
     ) -> Result<EventStream, A2aError> {
+        // Subscribe first, then read the state: nothing published between
+        // the two is lost, and anything seen twice is skipped by sequence.
+        let channel = self.channel(&req.id);
+        let rx = channel.sender.subscribe();
         let live = self.inner.live.lock().get(&req.id).cloned();
-        if let Some(live) = live.filter(|l| l.agent == agent) {
-            let rx = live.events.subscribe();
-            let st = live.state.lock().await;
-            if st.task.status.state.is_terminal() {
-                return Err(terminal_subscribe(&st.task));
+        let (task, seq) = match live.filter(|l| l.agent == agent) {
+            Some(live) => {
+                let st = live.state.lock().await;
+                (st.task.clone(), st.last_seq)
             }
-            let (task, seq) = (st.task.clone(), st.last_seq);
-            drop(st);
-            return Ok(match last_event_id {
-                Some(after) => self.forward(live, rx, after, None),
-                None => self.forward(
-                    live,
-                    rx,
-                    seq,
-                    Some(SequencedEvent {
-                        seq: Some(seq),
-                        event: StreamResponse::Task(task),
-                    }),
-                ),
+            None => {
+                let stored = self.stored_task(agent, &req.id).await?;
+                (stored.task, stored.last_seq)
+            }
+        };
+        if let Some(after) = last_event_id
+            && task.status.state.is_terminal()
+        {
+            // Nothing more will happen: the replay is the whole stream.
+            let events = self.inner.store.events_after(&task.id, after).await?;
+            let items = events.into_iter().map(|(seq, event)| SequencedEvent {
+                seq: Some(seq),
+                event,
             });
+            return Ok(Box::pin(futures::stream::iter(items.collect::<Vec<_>>())));
         }
-        let stored = self.stored_task(agent, &req.id).await?;
-        if stored.task.status.state.is_terminal() && last_event_id.is_none() {
-            return Err(terminal_subscribe(&stored.task));
+        if let Some(after) = last_event_id {
+            // Replay what the client missed, then go live (or end, if the
+            // task finished meanwhile: the replay carries the final event).
+            return Ok(self.forward(channel, rx, after, None, false, None));
         }
-        self.stream_from_stored(stored, last_event_id).await
+        if task.status.state.is_terminal() {
+            return Err(terminal_subscribe(&task));
+        }
+        let first = SequencedEvent {
+            seq: Some(seq),
+            event: StreamResponse::Task(task),
+        };
+        Ok(self.forward(channel, rx, seq, Some(first), false, None))
     }
 
     pub async fn create_push_config(
@@ -621,16 +665,13 @@ impl TaskManager {
         accepted_output_modes: Vec<String>,
     ) -> Result<Started, A2aError> {
         let context_given = message.context_id.clone().filter(|c| !c.is_empty());
-        if let Some(ctx) = &context_given
-            && let Some(existing) = self
-                .inner
-                .store
-                .task_for_message(agent_name, ctx, &message.message_id)
-                .await?
-        {
-            return Ok(Started::Existing(Box::new(
-                self.stored_task(agent_name, &existing).await?,
-            )));
+        let mut claim = true;
+        if let Some(ctx) = &context_given {
+            match self.earlier_send(agent_name, ctx, &message).await? {
+                Earlier::Retry(stored) => return Ok(Started::Existing(stored)),
+                Earlier::Reused => claim = false,
+                Earlier::None => {}
+            }
         }
         let task_id = uuid::Uuid::new_v4().to_string();
         let context_id = context_given.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -652,7 +693,7 @@ impl TaskManager {
                 task: &task,
                 expected_version: 0,
                 events: &[],
-                claim_message_id: Some(&message.message_id),
+                claim_message_id: claim.then_some(message.message_id.as_str()),
             })
             .await
         {
@@ -707,16 +748,14 @@ impl TaskManager {
                     ),
                 ));
             }
-            if let Some(existing) = self
-                .inner
-                .store
-                .task_for_message(agent_name, &task.context_id, &message.message_id)
+            let claim = match self
+                .earlier_send(agent_name, &task.context_id, &message)
                 .await?
             {
-                return Ok(Started::Existing(Box::new(
-                    self.stored_task(agent_name, &existing).await?,
-                )));
-            }
+                Earlier::Retry(stored) => return Ok(Started::Existing(stored)),
+                Earlier::Reused => false,
+                Earlier::None => true,
+            };
             let state = task.status.state;
             if state.is_terminal() {
                 return Err(A2aError::UnsupportedOperation(format!(
@@ -724,7 +763,13 @@ impl TaskManager {
                     state_word(state)
                 )));
             }
-            if !state.is_interrupted() || self.inner.live.lock().contains_key(task_id) {
+            let busy = self
+                .inner
+                .live
+                .lock()
+                .get(task_id)
+                .is_some_and(|l| !l.turn_over.load(Ordering::SeqCst));
+            if !state.is_interrupted() || busy {
                 return Err(A2aError::UnsupportedOperation(format!(
                     "task `{task_id}` is still {}; send a follow-up once it asks for input",
                     state_word(state)
@@ -745,7 +790,7 @@ impl TaskManager {
                     task: &next,
                     expected_version: stored.version,
                     events: &events,
-                    claim_message_id: Some(&message.message_id),
+                    claim_message_id: claim.then_some(message.message_id.as_str()),
                 })
                 .await
             {
@@ -782,14 +827,46 @@ impl TaskManager {
         )))
     }
 
+    /// Whether this message was sent before in the context. A retry (same
+    /// id, same parts) answers with the task it created; an id reused for
+    /// different content is a new message that claims nothing.
+    async fn earlier_send(
+        &self,
+        agent: &str,
+        context_id: &str,
+        message: &Message,
+    ) -> Result<Earlier, A2aError> {
+        let Some(task_id) = self
+            .inner
+            .store
+            .task_for_message(agent, context_id, &message.message_id)
+            .await?
+        else {
+            return Ok(Earlier::None);
+        };
+        let stored = self.stored_task(agent, &task_id).await?;
+        let same = stored.task.history.iter().any(|m| {
+            m.message_id == message.message_id && m.role == Role::User && m.parts == message.parts
+        });
+        if same {
+            Ok(Earlier::Retry(Box::new(stored)))
+        } else {
+            tracing::debug!(
+                message_id = %message.message_id,
+                "message id reused for different content; treating it as a new message"
+            );
+            Ok(Earlier::Reused)
+        }
+    }
+
     /// Registers a live task and spawns its turn.
     fn spawn_turn(&self, agent: LoadedAgent, input: TurnInput, state: LiveState) -> Arc<LiveTask> {
-        let (events, _) = broadcast::channel(self.inner.config.broadcast_capacity.max(16));
         let live = Arc::new(LiveTask {
             agent: input.agent.clone(),
             task_id: input.task_id.clone(),
             state: Mutex::new(state),
-            events,
+            channel: self.channel(&input.task_id),
+            turn_over: AtomicBool::new(false),
             cancel: CancellationToken::new(),
             settled: watch::channel(None).0,
         });
@@ -861,12 +938,22 @@ impl TaskManager {
                     tracing::error!(task = %live.task_id, error = %e, "could not record the end of a turn");
                 }
                 st.turn_over = true;
+                live.turn_over.store(true, Ordering::SeqCst);
                 live.settled.send_replace(Some(Settled::Resting));
             } else if let Some((_, text)) = reason {
                 tracing::debug!(task = %live.task_id, reason = %text, "agent error after the turn was over");
             }
         }
-        self.inner.live.lock().remove(&live.task_id);
+        {
+            let mut map = self.inner.live.lock();
+            // A follow-up may already have started the next turn.
+            if map
+                .get(&live.task_id)
+                .is_some_and(|l| Arc::ptr_eq(l, &live))
+            {
+                map.remove(&live.task_id);
+            }
+        }
         if self.inner.running_turns.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.inner.turns_done.notify_waiters();
         }
@@ -904,7 +991,7 @@ impl TaskManager {
                 for (i, event) in events.into_iter().enumerate() {
                     let seq = committed.first_seq + i as u64;
                     st.last_seq = seq;
-                    let _ = live.events.send(SequencedEvent {
+                    let _ = live.channel.sender.send(SequencedEvent {
                         seq: Some(seq),
                         event,
                     });
@@ -921,6 +1008,7 @@ impl TaskManager {
                     st.started = true;
                     if st.task.status.state.is_terminal() {
                         st.turn_over = true;
+                        live.turn_over.store(true, Ordering::SeqCst);
                     }
                 }
                 Err(e)
@@ -942,6 +1030,7 @@ impl TaskManager {
         }
         let settle = |st: &mut LiveState, live: &LiveTask| {
             st.turn_over = true;
+            live.turn_over.store(true, Ordering::SeqCst);
             live.settled.send_replace(Some(Settled::Resting));
         };
         match action {
@@ -977,7 +1066,8 @@ impl TaskManager {
                 st.started = true;
                 st.last_seq = committed.first_seq;
                 st.turn_over = true;
-                let _ = live.events.send(SequencedEvent {
+                live.turn_over.store(true, Ordering::SeqCst);
+                let _ = live.channel.sender.send(SequencedEvent {
                     seq: Some(committed.first_seq),
                     event: StreamResponse::Message(reply.clone()),
                 });
@@ -1133,90 +1223,83 @@ impl TaskManager {
         Ok(SendMessageResponse::Task(task))
     }
 
-    /// A stream over a task with no turn running here: the snapshot (or the
-    /// logged events after `after`), then the end if the task is resting.
-    async fn stream_from_stored(
-        &self,
-        stored: StoredTask,
-        after: Option<u64>,
-    ) -> Result<EventStream, A2aError> {
-        let mut items = Vec::new();
-        match after {
-            Some(after) => {
-                for (seq, event) in self
-                    .inner
-                    .store
-                    .events_after(&stored.task.id, after)
-                    .await?
-                {
-                    items.push(SequencedEvent {
-                        seq: Some(seq),
-                        event,
-                    });
-                }
-            }
-            None => items.push(SequencedEvent {
-                seq: Some(stored.last_seq),
-                event: StreamResponse::Task(stored.task.clone()),
-            }),
+    /// The live channel of a task, created if no one holds it.
+    fn channel(&self, task_id: &str) -> Arc<TaskChannel> {
+        let mut channels = self.inner.channels.lock();
+        if let Some(existing) = channels.get(task_id).and_then(Weak::upgrade) {
+            return existing;
         }
-        // If a turn started meanwhile, continue live from where we are.
-        let live = self.inner.live.lock().get(&stored.task.id).cloned();
-        if let Some(live) = live {
-            let rx = live.events.subscribe();
-            let last = items
-                .last()
-                .and_then(|e| e.seq)
-                .unwrap_or(after.unwrap_or(0));
-            let ends = items.last().is_some_and(|e| e.event.ends_stream());
-            if !ends {
-                let tail = self.forward(live, rx, last, None);
-                return Ok(Box::pin(futures::StreamExt::chain(
-                    futures::stream::iter(items),
-                    tail,
-                )));
-            }
-        }
-        Ok(Box::pin(futures::stream::iter(items)))
+        let (sender, _) = broadcast::channel(self.inner.config.broadcast_capacity.max(16));
+        let channel = Arc::new(TaskChannel {
+            task_id: task_id.to_string(),
+            sender,
+            manager: Arc::downgrade(&self.inner),
+        });
+        channels.insert(task_id.to_string(), Arc::downgrade(&channel));
+        channel
+    }
+
+    /// The stream for a repeated streaming send: the task as it is, then
+    /// its live events if it is still running.
+    async fn stream_existing(&self, stored: StoredTask) -> Result<EventStream, A2aError> {
+        let channel = self.channel(&stored.task.id);
+        let rx = channel.sender.subscribe();
+        let first = SequencedEvent {
+            seq: Some(stored.last_seq),
+            event: StreamResponse::Task(stored.task),
+        };
+        Ok(self.forward(channel, rx, stored.last_seq, Some(first), true, None))
     }
 
     /// A stream that emits `first` (if any), then the task's events with a
-    /// sequence number above `after`, refilling from the store when the
-    /// live channel lagged, until an event ends the stream.
+    /// sequence number above `after` — catching up from the store's log
+    /// whenever the live channel skipped some — until an event ends it: a
+    /// direct message, a terminal state, or (with `end_on_interrupted`) an
+    /// input-required / auth-required state. With `settled`, the stream
+    /// also ends once that turn is over and the log holds nothing more.
     fn forward(
         &self,
-        live: Arc<LiveTask>,
+        channel: Arc<TaskChannel>,
         mut rx: broadcast::Receiver<SequencedEvent>,
         after: u64,
         first: Option<SequencedEvent>,
+        end_on_interrupted: bool,
+        settled: Option<watch::Receiver<Option<Settled>>>,
     ) -> EventStream {
+        let ends = move |event: &StreamResponse| match event {
+            StreamResponse::Message(_) => true,
+            _ => event
+                .state()
+                .is_some_and(|s| s.is_terminal() || (end_on_interrupted && s.is_interrupted())),
+        };
         let (tx, out) = mpsc::channel::<SequencedEvent>(64);
         let store = self.inner.store.clone();
         tokio::spawn(async move {
+            let task_id = channel.task_id.clone();
             let mut last = after;
             if let Some(first) = first {
-                let ends = first.event.ends_stream();
-                if tx.send(first).await.is_err() || ends {
+                let end = ends(&first.event);
+                if tx.send(first).await.is_err() || end {
                     return;
                 }
             }
-            let mut settled = live.settled.subscribe();
+            let mut settled = settled;
+            let mut turn_settled = false;
             // Catch up from the log first: events before we subscribed.
             let mut refill = true;
-            let mut turn_settled = false;
             loop {
                 if refill {
                     refill = false;
-                    let events = match store.events_after(&live.task_id, last).await {
+                    let events = match store.events_after(&task_id, last).await {
                         Ok(events) => events,
                         Err(e) => {
-                            tracing::warn!(task = %live.task_id, error = %e, "stream could not read the event log");
+                            tracing::warn!(task = %task_id, error = %e, "stream could not read the event log");
                             return;
                         }
                     };
                     for (seq, event) in events {
                         last = seq;
-                        let ends = event.ends_stream();
+                        let end = ends(&event);
                         if tx
                             .send(SequencedEvent {
                                 seq: Some(seq),
@@ -1224,17 +1307,23 @@ impl TaskManager {
                             })
                             .await
                             .is_err()
-                            || ends
+                            || end
                         {
                             return;
                         }
                     }
                     if turn_settled {
                         // The turn is over and the log holds nothing that
-                        // ends the stream (e.g. the final write failed).
+                        // ends the stream (its final write failed).
                         return;
                     }
                 }
+                let wait_settled = async {
+                    match settled.as_mut() {
+                        Some(rx) => rx.wait_for(|s| s.is_some()).await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     r = rx.recv() => match r {
                         Ok(ev) => {
@@ -1247,17 +1336,15 @@ impl TaskManager {
                                 continue;
                             }
                             last = seq;
-                            let ends = ev.event.ends_stream();
-                            if tx.send(ev).await.is_err() || ends {
+                            let end = ends(&ev.event);
+                            if tx.send(ev).await.is_err() || end {
                                 return;
                             }
                         }
                         Err(_) => refill = true,
                     },
-                    ok = async { settled.wait_for(|s| s.is_some()).await.is_ok() }, if !turn_settled => {
+                    ok = wait_settled, if !turn_settled => {
                         if ok {
-                            // Give in-flight broadcasts a chance, then read
-                            // whatever is left from the log.
                             turn_settled = true;
                             refill = true;
                         }
@@ -1268,6 +1355,15 @@ impl TaskManager {
         });
         Box::pin(ReceiverStream::new(out))
     }
+}
+
+enum Earlier {
+    /// Never sent in this context.
+    None,
+    /// The same message again: the task it created.
+    Retry(Box<StoredTask>),
+    /// The id was used before for different content.
+    Reused,
 }
 
 enum Started {

@@ -4,6 +4,8 @@
 //! - field names are camelCase; enums are the proto names (`TASK_STATE_*`);
 //! - unset and empty fields are omitted on output;
 //! - unknown fields are ignored on input (no `deny_unknown_fields`);
+//! - on input, the proto field names (`history_length`) are accepted beside
+//!   the JSON names (`historyLength`), as ProtoJSON parsers must;
 //! - timestamps are RFC 3339 UTC with millisecond precision and a `Z`.
 //!
 //! The 0.3 wire shapes live in [`crate::compat`], which converts at the
@@ -251,6 +253,7 @@ pub struct Part {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "media_type")]
     pub media_type: Option<String>,
 }
 
@@ -288,10 +291,13 @@ impl Part {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
+    #[serde(alias = "message_id")]
     pub message_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "context_id")]
     pub context_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "task_id")]
     pub task_id: Option<String>,
     #[serde(default)]
     pub role: Role,
@@ -302,6 +308,7 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(alias = "reference_task_ids")]
     pub reference_task_ids: Vec<String>,
 }
 
@@ -343,6 +350,7 @@ impl Message {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Artifact {
+    #[serde(alias = "artifact_id")]
     pub artifact_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -387,6 +395,7 @@ impl TaskStatus {
 pub struct Task {
     pub id: String,
     #[serde(default)]
+    #[serde(alias = "context_id")]
     pub context_id: String,
     #[serde(default)]
     pub status: TaskStatus,
@@ -429,7 +438,9 @@ impl Task {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskStatusUpdateEvent {
+    #[serde(alias = "task_id")]
     pub task_id: String,
+    #[serde(alias = "context_id")]
     pub context_id: String,
     pub status: TaskStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -440,12 +451,15 @@ pub struct TaskStatusUpdateEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskArtifactUpdateEvent {
+    #[serde(alias = "task_id")]
     pub task_id: String,
+    #[serde(alias = "context_id")]
     pub context_id: String,
     pub artifact: Artifact,
     #[serde(default, skip_serializing_if = "is_false")]
     pub append: bool,
     #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(alias = "last_chunk")]
     pub last_chunk: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
@@ -504,12 +518,16 @@ pub struct SendMessageRequest {
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageConfiguration {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(alias = "accepted_output_modes")]
     pub accepted_output_modes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "task_push_notification_config")]
     pub task_push_notification_config: Option<TaskPushNotificationConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "history_length")]
     pub history_length: Option<i32>,
     #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(alias = "return_immediately")]
     pub return_immediately: bool,
 }
 
@@ -527,6 +545,7 @@ pub enum SendMessageResponse {
 pub struct GetTaskRequest {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "history_length")]
     pub history_length: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
@@ -539,18 +558,24 @@ pub struct ListTasksRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "context_id")]
     pub context_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<TaskState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "page_size")]
     pub page_size: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "page_token")]
     pub page_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "history_length")]
     pub history_length: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "status_timestamp_after")]
     pub status_timestamp_after: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "include_artifacts")]
     pub include_artifacts: Option<bool>,
 }
 
@@ -559,8 +584,11 @@ pub struct ListTasksRequest {
 #[serde(rename_all = "camelCase")]
 pub struct ListTasksResponse {
     pub tasks: Vec<Task>,
+    #[serde(alias = "next_page_token")]
     pub next_page_token: String,
+    #[serde(alias = "page_size")]
     pub page_size: i32,
+    #[serde(alias = "total_size")]
     pub total_size: i32,
 }
 
@@ -602,6 +630,7 @@ pub struct TaskPushNotificationConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "task_id")]
     pub task_id: Option<String>,
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -614,6 +643,7 @@ pub struct TaskPushNotificationConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskPushConfigRef {
+    #[serde(alias = "task_id")]
     pub task_id: String,
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -624,10 +654,13 @@ pub struct TaskPushConfigRef {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ListTaskPushConfigsRequest {
+    #[serde(alias = "task_id")]
     pub task_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "page_size")]
     pub page_size: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "page_token")]
     pub page_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
@@ -638,6 +671,7 @@ pub struct ListTaskPushConfigsRequest {
 #[serde(rename_all = "camelCase")]
 pub struct ListTaskPushConfigsResponse {
     pub configs: Vec<TaskPushNotificationConfig>,
+    #[serde(alias = "next_page_token")]
     pub next_page_token: String,
 }
 
@@ -649,9 +683,11 @@ pub struct ListTaskPushConfigsResponse {
 #[serde(rename_all = "camelCase")]
 pub struct AgentInterface {
     pub url: String,
+    #[serde(alias = "protocol_binding")]
     pub protocol_binding: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    #[serde(alias = "protocol_version")]
     pub protocol_version: String,
 }
 
@@ -683,10 +719,12 @@ pub struct AgentCapabilities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub streaming: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "push_notifications")]
     pub push_notifications: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<AgentExtension>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "extended_agent_card")]
     pub extended_agent_card: Option<bool>,
 }
 
@@ -702,10 +740,13 @@ pub struct AgentSkill {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(alias = "input_modes")]
     pub input_modes: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(alias = "output_modes")]
     pub output_modes: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(alias = "security_requirements")]
     pub security_requirements: Vec<Value>,
 }
 
@@ -716,27 +757,34 @@ pub struct AgentCard {
     pub name: String,
     pub description: String,
     #[serde(default)]
+    #[serde(alias = "supported_interfaces")]
     pub supported_interfaces: Vec<AgentInterface>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<AgentProvider>,
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "documentation_url")]
     pub documentation_url: Option<String>,
     #[serde(default)]
     pub capabilities: AgentCapabilities,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "security_schemes")]
     pub security_schemes: Option<Metadata>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(alias = "security_requirements")]
     pub security_requirements: Vec<Value>,
     #[serde(default)]
+    #[serde(alias = "default_input_modes")]
     pub default_input_modes: Vec<String>,
     #[serde(default)]
+    #[serde(alias = "default_output_modes")]
     pub default_output_modes: Vec<String>,
     #[serde(default)]
     pub skills: Vec<AgentSkill>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "icon_url")]
     pub icon_url: Option<String>,
 }
 
@@ -766,6 +814,18 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(m.text(), "x");
+    }
+
+    #[test]
+    fn proto_field_names_are_accepted_on_input() {
+        let r: GetTaskRequest =
+            serde_json::from_value(json!({"id": "t", "history_length": 1})).unwrap();
+        assert_eq!(r.history_length, Some(1));
+        let p: Part =
+            serde_json::from_value(json!({"text": "x", "media_type": "text/plain"})).unwrap();
+        assert_eq!(p.media_type.as_deref(), Some("text/plain"));
+        // Output always uses the JSON names.
+        assert_eq!(serde_json::to_value(&r).unwrap()["historyLength"], 1);
     }
 
     #[test]
