@@ -15,7 +15,11 @@ use a2a_host::server::{self, ServerConfig};
 use a2a_host::store::Store;
 
 #[derive(Parser)]
-#[command(name = "a2a-host", version, about = "Serve A2A agents written as WebAssembly components")]
+#[command(
+    name = "a2a-host",
+    version,
+    about = "Serve A2A agents written as WebAssembly components"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,7 +48,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
