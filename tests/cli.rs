@@ -1,0 +1,290 @@
+//! The `a2a-host` binary as an operator runs it: `serve` on a real port with
+//! a SQLite file, SIGTERM draining, restarting on the same file, `new`, and
+//! `inspect`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+/// target/agents, built once per test run by `cargo xtask agents`.
+fn examples() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .current_dir(repo_root())
+            .args(["xtask", "agents"])
+            .status()
+            .expect("run cargo xtask agents");
+        assert!(status.success(), "cargo xtask agents failed");
+        repo_root().join("target/agents")
+    })
+}
+
+/// A running `a2a-host serve`, killed on drop.
+struct Host {
+    child: Child,
+    base: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Host {
+    fn start(agents: &Path, db: &Path, cache: &Path) -> Host {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--drain-secs", "20"])
+            .arg("--agents")
+            .arg(agents)
+            .arg("--store")
+            .arg(format!("sqlite:{}", db.display()))
+            .arg("--cache-dir")
+            .arg(cache)
+            .env("A2A_HOST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start a2a-host");
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(i) = line.find("url=http://") {
+                    let url: String = line[i + 4..]
+                        .chars()
+                        .take_while(|c| !c.is_whitespace())
+                        .collect();
+                    let _ = tx.send(url);
+                }
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("a2a-host did not start:\n{}", log.lock().unwrap()));
+        Host { child, base, log }
+    }
+
+    fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a2a-host did not exit:\n{}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn rpc(base: &str, agent: &str, method: &str, params: Value) -> Value {
+    let reply: Value = reqwest::Client::new()
+        .post(format!("{base}/agents/{agent}"))
+        .header("A2A-Version", "1.0")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(reply.get("error").is_none(), "{method}: {reply}");
+    reply["result"].clone()
+}
+
+fn message(text: &str, id: &str) -> Value {
+    json!({"messageId": id, "role": "ROLE_USER", "parts": [{"text": text}]})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_and_a_restart_finds_every_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let agents = dir.path().join("agents");
+    std::fs::create_dir(&agents).unwrap();
+    for name in ["echo", "countdown"] {
+        std::fs::copy(
+            examples().join(format!("{name}.wasm")),
+            agents.join(format!("{name}.wasm")),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        agents.join("countdown.toml"),
+        "[config]\ntick_ms = \"200\"\n",
+    )
+    .unwrap();
+    let db = dir.path().join("host.db");
+    let cache = dir.path().join("cache");
+
+    let mut host = Host::start(&agents, &db, &cache);
+    let done = rpc(
+        &host.base,
+        "echo",
+        "SendMessage",
+        json!({"message": message("kept across restarts", "m1")}),
+    )
+    .await;
+    let done_task = done["task"].clone();
+    assert_eq!(done_task["status"]["state"], "TASK_STATE_COMPLETED");
+
+    // A task still running when SIGTERM arrives is allowed to finish.
+    let running = rpc(
+        &host.base,
+        "countdown",
+        "SendMessage",
+        json!({"message": message("3", "m2"), "configuration": {"returnImmediately": true}}),
+    )
+    .await;
+    let running_id = running["task"]["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    host.sigterm();
+    let status = host.wait(Duration::from_secs(30));
+    assert!(status.success(), "exit status {status}");
+    let log = host.log.lock().unwrap().clone();
+    assert!(log.contains("draining"), "{log}");
+
+    let host = Host::start(&agents, &db, &cache);
+    let again = rpc(
+        &host.base,
+        "echo",
+        "GetTask",
+        json!({"id": done_task["id"]}),
+    )
+    .await;
+    assert_eq!(again, done_task, "task and history survive the restart");
+    let drained = rpc(
+        &host.base,
+        "countdown",
+        "GetTask",
+        json!({"id": running_id}),
+    )
+    .await;
+    assert_eq!(
+        drained["status"]["state"], "TASK_STATE_COMPLETED",
+        "the drain let the running task finish: {drained}"
+    );
+    let texts: Vec<_> = drained["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["parts"][0]["text"].clone())
+        .collect();
+    assert_eq!(texts.first(), Some(&json!("3")));
+}
+
+#[test]
+fn serve_refuses_a_missing_agents_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
+        .args(["serve", "--store", "memory", "--listen", "127.0.0.1:0"])
+        .arg("--agents")
+        .arg(dir.path().join("nope"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn serve_rejects_a_bad_store_setting() {
+    let out = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
+        .args(["serve", "--store", "mysql://x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("memory") && err.contains("sqlite"), "{err}");
+}
+
+#[test]
+fn new_scaffolds_an_agent_that_builds_and_inspects() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("my-agent");
+    let out = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
+        .args(["new", "my-agent", "--path"])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A second `new` into the same folder refuses to overwrite it.
+    let again = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
+        .args(["new", "my-agent", "--path"])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+
+    // Build it as a user would; share a target dir across runs for speed.
+    let target = repo_root().join("target/scaffold-test");
+    let build = Command::new(env!("CARGO"))
+        .current_dir(&project)
+        .args(["build", "--release"])
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "the scaffold does not build:\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let wasm = target.join("wasm32-wasip2/release/my_agent.wasm");
+    let inspect = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
+        .arg("inspect")
+        .arg(&wasm)
+        .env("A2A_HOST_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&inspect.stdout);
+    assert!(
+        inspect.status.success(),
+        "{shown}\n{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    assert!(shown.contains("my-agent"), "{shown}");
+
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"not a component").unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
+        .arg("inspect")
+        .arg(&garbage)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.to_lowercase().contains("wasm"), "{err}");
+}
