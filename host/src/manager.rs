@@ -372,28 +372,11 @@ impl TaskManager {
             if stored.task.status.state.is_terminal() {
                 return Err(not_cancelable(&stored.task));
             }
-            let mut task = stored.task.clone();
-            task.status = TaskStatus::new(
-                TaskState::Canceled,
-                Some(agent_message(
-                    &task,
-                    vec![Part::text("canceled by the client")],
-                )),
-            );
-            let events = [status_event(&task)];
             match self
-                .inner
-                .store
-                .write_task(TaskWrite {
-                    agent,
-                    task: &task,
-                    expected_version: stored.version,
-                    events: &events,
-                    claim_message_id: None,
-                })
+                .write_status(&stored, TaskState::Canceled, "canceled by the client")
                 .await
             {
-                Ok(_) => return Ok(task),
+                Ok(task) => return Ok(task),
                 Err(StoreError::Conflict { .. }) => {
                     // A turn may have started meanwhile; retry via either path.
                     let now_live = self.inner.live.lock().contains_key(&req.id);
@@ -546,29 +529,8 @@ impl TaskManager {
             if self.inner.live.lock().contains_key(&id) {
                 continue;
             }
-            let mut task = stored.task.clone();
-            task.status = TaskStatus::new(
-                TaskState::Failed,
-                Some(agent_message(
-                    &task,
-                    vec![Part::text(
-                        "the host stopped while this task was running; send the message again",
-                    )],
-                )),
-            );
-            let events = [status_event(&task)];
-            match self
-                .inner
-                .store
-                .write_task(TaskWrite {
-                    agent: &stored.agent,
-                    task: &task,
-                    expected_version: stored.version,
-                    events: &events,
-                    claim_message_id: None,
-                })
-                .await
-            {
+            let reason = "the host stopped while this task was running; send the message again";
+            match self.write_status(&stored, TaskState::Failed, reason).await {
                 Ok(_) => failed += 1,
                 Err(StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -595,6 +557,31 @@ impl TaskManager {
             Some(stored) if stored.agent == agent => Ok(stored),
             _ => Err(A2aError::TaskNotFound(id.to_string())),
         }
+    }
+
+    /// Moves a task that has no turn running here to `state`, with `text`
+    /// as the status message, if it is still at the version read.
+    async fn write_status(
+        &self,
+        stored: &StoredTask,
+        state: TaskState,
+        text: &str,
+    ) -> Result<Task, StoreError> {
+        let mut task = stored.task.clone();
+        let message = agent_message(&task, vec![Part::text(text)]);
+        task.status = TaskStatus::new(state, Some(message));
+        let events = [status_event(&task)];
+        self.inner
+            .store
+            .write_task(TaskWrite {
+                agent: &stored.agent,
+                task: &task,
+                expected_version: stored.version,
+                events: &events,
+                claim_message_id: None,
+            })
+            .await?;
+        Ok(task)
     }
 
     /// The freshest snapshot: the live one if a turn runs here.

@@ -5,8 +5,11 @@
 //! Commands:
 //! - `agents`: build every example agent (`examples/*`) for wasm32-wasip2 and
 //!   put it at `target/agents/NAME.wasm`; see [`agents`].
+//! - `tck`: run the official A2A conformance kit against `a2a-host serve`;
+//!   see [`tck`].
 
 mod agents;
+mod tck;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,6 +20,8 @@ usage: cargo xtask <command>
 commands:
   agents    build the example agents (examples/*) as wasm32-wasip2 components
             into target/agents/NAME.wasm
+  tck       run the official A2A TCK against a2a-host (needs A2A_TCK_DIR;
+            extra arguments go to the kit's run_tck.py)
   help      show this message
 ";
 
@@ -29,6 +34,7 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match command.as_str() {
         "agents" => no_arguments(command, rest).and_then(|()| agents::run(&repo_root())),
+        "tck" => tck::run(&repo_root(), rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
