@@ -7,6 +7,7 @@
 //! ## Layout
 //! - [`model`]: the A2A 1.0 data model (ProtoJSON).
 //! - [`error`]: protocol errors and their wire forms.
+//! - [`compat`]: the A2A 0.3 wire shapes, converted at the binding edge.
 //! - [`agent`]: the [`agent::Agent`] trait every agent implements, and the
 //!   [`agent::TaskContext`] it acts through.
 //! - [`manager`]: the task manager — lifecycle, event logs, streaming,
@@ -16,6 +17,7 @@
 //! - [`server`]: the HTTP surface — bindings, cards, routing.
 //! - [`runtime`]: the wasmtime runtime that turns `.wasm` components into
 //!   agents, and the agents-folder watcher.
+//! - [`client`]: the A2A client (discovery, retries, resumable streams) behind `a2a-host call`.
 //! - [`config`]: settings from flags, environment and `a2a-host.toml`.
 //! - [`scaffold`]: `a2a-host new`, a new agent project.
 //!
@@ -24,6 +26,8 @@
 //! nest into its own app; see `examples/embed`.
 
 pub mod agent;
+pub mod client;
+pub mod compat;
 pub mod config;
 pub mod error;
 pub mod manager;

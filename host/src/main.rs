@@ -1,5 +1,5 @@
-//! The `a2a-host` command: serve an agents folder, scaffold a new agent,
-//! inspect a component.
+//! The `a2a-host` command: serve an agents folder, call an agent, scaffold a
+//! new agent, inspect a component.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +29,9 @@ struct Cli {
 enum Command {
     /// Serve every agent in a folder over A2A (JSON-RPC, HTTP+JSON, SSE).
     Serve(ServeArgs),
+    /// Send a message to an agent and print the answer (`--stream` prints it
+    /// as it arrives).
+    Call(a2a_host::client::CallArgs),
     /// Create a new agent project that builds as is.
     New {
         /// The agent's name (letters, digits, `-` and `_`).
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(args).await,
+            Command::Call(args) => a2a_host::client::run_call(args).await,
             Command::New { name, path } => a2a_host::scaffold::new_agent(&name, path.as_deref()),
             Command::Inspect { file } => inspect(file).await,
         }
