@@ -592,3 +592,32 @@ impl SseStream {
         }
     }
 }
+
+/// Starts a server over an existing [`TaskManager`] (any store, any
+/// registry — e.g. one filled by a `runtime::AgentsFolder`), on
+/// 127.0.0.1:0, at the root.
+pub async fn start_with_manager(manager: TaskManager, config: ServerConfig) -> TestServer {
+    let registry = manager.registry().clone();
+    let handle = config.handle.clone();
+    let app = router(manager.clone(), config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let join = tokio::spawn(serve(listener, app, async move {
+        let _ = rx.await;
+    }));
+    let origin = format!("http://{addr}");
+    TestServer {
+        base: origin.clone(),
+        origin,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        handle,
+        manager,
+        registry,
+        shutdown: Some(tx),
+        join: Some(join),
+    }
+}

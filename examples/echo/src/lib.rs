@@ -5,7 +5,11 @@ struct Echo;
 
 impl Agent for Echo {
     fn card() -> Card {
-        Card::new("echo", "Repeats what you say")
+        Card::new("echo", "Repeats what you say").skill(
+            Skill::new("echo", "Echo", "Completes the task with the text you sent")
+                .tag("demo")
+                .example("hello"),
+        )
     }
 
     fn handle(ctx: &Context) -> Result<(), AgentError> {

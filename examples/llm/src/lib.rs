@@ -2,10 +2,14 @@
 //! `POST {base_url}/chat/completions` API, called over outbound HTTP
 //! (`wasi:http`).
 //!
-//! The conversation sent to the model is the task's history (user messages
-//! as `user`, agent messages as `assistant`) plus the new message. The task
-//! completes with `choices[0].message.content`. Any HTTP or API error fails
-//! the task with a reason that names the cause.
+//! The conversation sent to the model is the A2A conversation so far: the
+//! earlier exchanges of this `contextId` (kept in the host's agent state, the
+//! last [`MAX_REMEMBERED`] messages), then this task's history (user messages
+//! as `user`, agent messages as `assistant`; only a follow-up turn has any),
+//! then the new message. The task completes with
+//! `choices[0].message.content`, and the exchange is remembered for the next
+//! task of the context. Any HTTP or API error fails the task with a reason
+//! that names the cause (and is not remembered).
 //!
 //! Config (`llm.toml`, `[config]`):
 //! - `base_url` (required), e.g. `https://api.openai.com/v1` or
@@ -22,6 +26,11 @@ use a2a_guest::prelude::*;
 struct Llm;
 
 const DEFAULT_TIMEOUT_SECS: u64 = 60;
+/// The agent-state key of the conversation of a context.
+const CHAT_KEY: &str = "chat";
+/// Chat messages remembered per context (user and assistant alike); older
+/// ones are dropped.
+const MAX_REMEMBERED: usize = 40;
 
 /// Read a required config value.
 fn required(ctx: &Context, key: &str) -> Result<String, AgentError> {
@@ -33,12 +42,19 @@ fn required(ctx: &Context, key: &str) -> Result<String, AgentError> {
     }
 }
 
-/// The chat messages for the model: system prompt, history, new message.
-fn chat_messages(system_prompt: Option<String>, history: &[Message], text: String) -> Vec<Value> {
-    let mut messages = Vec::with_capacity(history.len() + 2);
+/// The chat messages for the model: system prompt, the context's earlier
+/// exchanges, this task's history, the new message.
+fn chat_messages(
+    system_prompt: Option<String>,
+    earlier: &[Value],
+    history: &[Message],
+    text: String,
+) -> Vec<Value> {
+    let mut messages = Vec::with_capacity(earlier.len() + history.len() + 2);
     if let Some(prompt) = system_prompt.filter(|p| !p.trim().is_empty()) {
         messages.push(json!({ "role": "system", "content": prompt }));
     }
+    messages.extend(earlier.iter().cloned());
     for message in history {
         let content = message.text();
         if content.trim().is_empty() {
@@ -53,6 +69,18 @@ fn chat_messages(system_prompt: Option<String>, history: &[Message], text: Strin
     }
     messages.push(json!({ "role": "user", "content": text }));
     messages
+}
+
+/// What to remember after an answer: the earlier exchanges, this task's
+/// history, the new message and the answer, at most [`MAX_REMEMBERED`]
+/// messages (the most recent).
+fn remembered(mut chat: Vec<Value>, answer: &str) -> Vec<Value> {
+    // Drop the system prompt: it comes from the config on every turn.
+    chat.retain(|m| m["role"] != "system");
+    chat.push(json!({ "role": "assistant", "content": answer }));
+    let excess = chat.len().saturating_sub(MAX_REMEMBERED);
+    chat.drain(..excess);
+    chat
 }
 
 /// The most helpful text of an error body: OpenAI's `error.message`, else
@@ -72,7 +100,7 @@ impl Agent for Llm {
                 Skill::new(
                     "chat",
                     "Chat",
-                    "Answers your message with the configured model, keeping the task's history",
+                    "Answers your message with the configured model, remembering the conversation",
                 )
                 .tag("llm")
                 .example("Explain the A2A protocol in one sentence."),
@@ -87,10 +115,16 @@ impl Agent for Llm {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(DEFAULT_TIMEOUT_SECS);
 
-        let messages = chat_messages(ctx.config("system_prompt"), &ctx.history(), ctx.text());
+        let earlier: Vec<Value> = ctx.get_json(CHAT_KEY)?.unwrap_or_default();
+        let messages = chat_messages(
+            ctx.config("system_prompt"),
+            &earlier,
+            &ctx.history(),
+            ctx.text(),
+        );
         let url = format!("{}/chat/completions", base_url.trim_end_matches('/'));
         let mut request = http::Request::post(&url)
-            .json(&json!({ "model": model, "messages": messages }))
+            .json(&json!({ "model": model, "messages": &messages }))
             .timeout(Duration::from_secs(timeout));
         if let Some(key) = ctx.config("api_key").filter(|k| !k.trim().is_empty()) {
             request = request.bearer_auth(key.trim());
@@ -114,6 +148,13 @@ impl Agent for Llm {
         let Some(answer) = body["choices"][0]["message"]["content"].as_str() else {
             return Err("the model API answer has no choices[0].message.content".into());
         };
+        // Losing the memory must not lose the answer: warn and go on.
+        if let Err(err) = ctx.set_json(CHAT_KEY, &remembered(messages, answer)) {
+            ctx.log(
+                LogLevel::Warn,
+                &format!("could not remember the conversation: {err}"),
+            );
+        }
         ctx.complete_text(answer)?;
         Ok(())
     }
@@ -141,16 +182,41 @@ mod tests {
             message(a2a_guest::Role::Agent, "hello"),
             message(a2a_guest::Role::Agent, "  "),
         ];
-        let chat = chat_messages(Some("be brief".into()), &history, "why?".into());
+        let earlier = [
+            json!({"role": "user", "content": "before"}),
+            json!({"role": "assistant", "content": "earlier answer"}),
+        ];
+        let chat = chat_messages(Some("be brief".into()), &earlier, &history, "why?".into());
         assert_eq!(
             chat,
             [
                 json!({"role": "system", "content": "be brief"}),
+                json!({"role": "user", "content": "before"}),
+                json!({"role": "assistant", "content": "earlier answer"}),
                 json!({"role": "user", "content": "hi"}),
                 json!({"role": "assistant", "content": "hello"}),
                 json!({"role": "user", "content": "why?"}),
             ]
         );
+    }
+
+    #[test]
+    fn remembers_the_recent_exchanges_without_the_system_prompt() {
+        let chat = chat_messages(Some("be brief".into()), &[], &[], "q".into());
+        assert_eq!(
+            remembered(chat, "a"),
+            [
+                json!({"role": "user", "content": "q"}),
+                json!({"role": "assistant", "content": "a"}),
+            ]
+        );
+        let long: Vec<Value> = (0..MAX_REMEMBERED)
+            .map(|i| json!({"role": "user", "content": i.to_string()}))
+            .collect();
+        let kept = remembered(long, "last");
+        assert_eq!(kept.len(), MAX_REMEMBERED);
+        assert_eq!(kept[0]["content"], "1");
+        assert_eq!(kept[MAX_REMEMBERED - 1]["content"], "last");
     }
 
     #[test]
