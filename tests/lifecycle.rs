@@ -747,3 +747,43 @@ async fn a_reused_message_id_with_new_content_is_a_new_message() {
         assert_eq!(status_text(&fresh), "hello again");
     }
 }
+
+#[tokio::test]
+async fn canceling_a_paused_task_ends_its_subscriptions() {
+    for (name, f) in fixtures() {
+        let t = task_of(f.manager.send_message("a", send("ask")).await.unwrap());
+        let stream = f
+            .manager
+            .subscribe(
+                "a",
+                SubscribeToTaskRequest {
+                    id: t.id.clone(),
+                    ..Default::default()
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        let collector = tokio::spawn(stream.collect::<Vec<_>>());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        f.manager
+            .cancel_task(
+                "a",
+                CancelTaskRequest {
+                    id: t.id.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let events = tokio::time::timeout(Duration::from_secs(5), collector)
+            .await
+            .expect("the subscription ends when the task is canceled")
+            .unwrap();
+        assert_eq!(
+            events.last().unwrap().event.state(),
+            Some(TaskState::Canceled),
+            "{name}"
+        );
+    }
+}

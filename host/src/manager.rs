@@ -570,17 +570,31 @@ impl TaskManager {
         let mut task = stored.task.clone();
         let message = agent_message(&task, vec![Part::text(text)]);
         task.status = TaskStatus::new(state, Some(message));
-        let events = [status_event(&task)];
-        self.inner
+        let event = status_event(&task);
+        let committed = self
+            .inner
             .store
             .write_task(TaskWrite {
                 agent: &stored.agent,
                 task: &task,
                 expected_version: stored.version,
-                events: &events,
+                events: std::slice::from_ref(&event),
                 claim_message_id: None,
             })
             .await?;
+        // Open subscriptions (e.g. across an input-required pause) hear it.
+        let channel = self
+            .inner
+            .channels
+            .lock()
+            .get(&task.id)
+            .and_then(Weak::upgrade);
+        if let Some(channel) = channel {
+            let _ = channel.sender.send(SequencedEvent {
+                seq: Some(committed.first_seq),
+                event,
+            });
+        }
         Ok(task)
     }
 
