@@ -145,10 +145,13 @@ async fn agents_listing_shows_status_urls_and_default() {
 #[tokio::test]
 async fn card_is_a2a_1_0_with_absolute_urls_and_cache_headers() {
     let s = start(Setup::default()).await;
+    // A 1.0 client says so; without the header the card also carries the
+    // 0.3 members (tests/compat.rs).
     let r = s
         .send(
             s.client
-                .get(s.url("/agents/echo/.well-known/agent-card.json")),
+                .get(s.url("/agents/echo/.well-known/agent-card.json"))
+                .header("A2A-Version", "1.0"),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -168,9 +171,11 @@ async fn card_is_a2a_1_0_with_absolute_urls_and_cache_headers() {
         json!([
             {"url": s.agent("echo"), "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
             {"url": s.agent("echo"), "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0"},
+            {"url": s.agent("echo"), "protocolBinding": "JSONRPC", "protocolVersion": "0.3"},
+            {"url": s.agent("echo"), "protocolBinding": "HTTP+JSON", "protocolVersion": "0.3"},
         ])
     );
-    // No 0.3 leftovers, no snake_case.
+    // No 0.3 members in the 1.0 card, no snake_case.
     for gone in [
         "url",
         "preferredTransport",
@@ -196,10 +201,12 @@ async fn card_is_a2a_1_0_with_absolute_urls_and_cache_headers() {
     let again = s
         .send(
             s.client
-                .get(s.url("/agents/echo/.well-known/agent-card.json/")),
+                .get(s.url("/agents/echo/.well-known/agent-card.json/"))
+                .header("A2A-Version", "1.0"),
         )
         .await;
     assert_eq!(again.header("etag"), Some(etag));
+    assert!(again.header("vary").unwrap().contains("A2A-Version"));
     let url = card["supportedInterfaces"][0]["url"].as_str().unwrap();
     for u in [url.to_string(), format!("{url}/")] {
         let r = s
@@ -610,32 +617,33 @@ async fn jsonrpc_version_negotiation() {
         }
         req
     };
-    // Unsupported or absent (= 0.3, not served yet): -32009 with the id.
+    // Unsupported: -32009 with the id, naming the versions served.
     for (v, q) in [
         (Some("99.0"), ""),
         (Some("2.0"), ""),
         (Some("1.1"), ""),
         (Some("banana"), ""),
-        (None, ""),
-        (Some(""), ""),
-        (Some("0.3"), ""),
-        (None, "?A2A-Version=0.3"),
         (None, "?A2A-Version=7.0"),
         (Some("99.0"), "?A2A-Version=1.0"),
     ] {
         let r = s.send(post(v, q)).await;
         assert_rpc_error(&r, 200, -32009, "VERSION_NOT_SUPPORTED", json!(5));
+        let msg = r.body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("1.0 and 0.3"), "{msg}");
     }
-    // Missing header: the message says what to send.
-    let r = s.send(post(None, "")).await;
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("A2A-Version: 1.0"),
-        "{}",
-        r.text
-    );
+    // Absent, empty or 0.3 means A2A 0.3, where `SendMessage` is not a
+    // method: -32601, and the message says what to send.
+    for (v, q) in [
+        (None, ""),
+        (Some(""), ""),
+        (Some("0.3"), ""),
+        (None, "?A2A-Version=0.3"),
+    ] {
+        let r = s.send(post(v, q)).await;
+        assert_rpc_error(&r, 200, -32601, "METHOD_NOT_FOUND", json!(5));
+        let msg = r.body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("A2A-Version: 1.0"), "{msg}");
+    }
 
     // 1.0, a patch release, and the query parameter reach the method.
     let nope = |v: Option<&str>, q: &str| {
@@ -859,7 +867,7 @@ async fn rest_wrong_content_type_is_415() {
 async fn rest_version_errors_are_400() {
     let s = start(Setup::default()).await;
     let body = json!({"message": user_message("hi")}).to_string();
-    for v in [Some("99.0"), None, Some(""), Some("0.3")] {
+    let post = |v: Option<&str>| {
         let mut req = s
             .client
             .post(s.url("/agents/echo/message:send"))
@@ -868,8 +876,21 @@ async fn rest_version_errors_are_400() {
         if let Some(v) = v {
             req = req.header("A2A-Version", v);
         }
-        let r = s.send(req).await;
-        assert_rest_error(&r, 400, "FAILED_PRECONDITION", "VERSION_NOT_SUPPORTED");
+        req
+    };
+    let r = s.send(post(Some("99.0"))).await;
+    assert_rest_error(&r, 400, "FAILED_PRECONDITION", "VERSION_NOT_SUPPORTED");
+    // Absent, empty or 0.3 speaks A2A 0.3 HTTP+JSON, where a message carries
+    // its parts in `content`: the 1.0 body is refused naming the field.
+    for v in [None, Some(""), Some("0.3")] {
+        let r = s.send(post(v)).await;
+        assert_rest_error(&r, 400, "INVALID_ARGUMENT", "INVALID_PARAMS");
+        assert_eq!(
+            r.violated_field().as_deref(),
+            Some("message.parts"),
+            "{}",
+            r.text
+        );
     }
     let r = s
         .send(s.client.get(s.url("/agents/echo/tasks?A2A-Version=3.0")))

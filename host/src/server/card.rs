@@ -13,13 +13,28 @@
 //!    followed by the prefix the router is nested under in an embedding app
 //!    (found by comparing axum's `OriginalUri` with the routed URI).
 //!
+//! ## A2A 0.3
+//!
+//! `supportedInterfaces` lists both bindings for 1.0 and for 0.3 (the 0.3
+//! HTTP+JSON URL is the agent URL; 0.3 REST clients append `/v1/…`). The
+//! card document also carries the 0.3 members a 0.3 client needs (`url`,
+//! `preferredTransport`, `additionalInterfaces`, `protocolVersion: "0.3.0"`,
+//! `supportsAuthenticatedExtendedCard`, `capabilities.stateTransitionHistory`;
+//! see [`crate::compat::dual_card`]) — unless the request says
+//! `A2A-Version: 1.0` (a 1.0 client must send it with every request, so one
+//! without it is a 0.3 client) or [`ServerConfig::card_v03_members`] is off.
+//! Then it is the plain 1.0 card, which validates against the 1.0 schema
+//! even where that schema refuses unknown members. An unreadable version on
+//! a card request is ignored: cards need no version.
+//!
 //! ## Caching
 //!
 //! Responses carry `Cache-Control: public, max-age=N`, a strong `ETag` (a
 //! SHA-256 of the card JSON as served) and `Last-Modified` (when the agent
 //! version was loaded). `If-None-Match` is honoured first; only without it
 //! is `If-Modified-Since` consulted. A match answers 304 with the same
-//! validators and no body.
+//! validators and no body. `Vary` names `A2A-Version`, since the two card
+//! forms differ.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,19 +44,24 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::http_util::{JSON, rest_error};
+use super::version::{RequestMeta, Version};
 use super::{ApiError, App, PathArgs, ServerConfig};
 use crate::agent::AgentInfo;
+use crate::compat;
 use crate::error::A2aError;
 use crate::model::{AgentCapabilities, AgentCard, AgentInterface};
 
-/// The protocol version advertised on every interface.
+/// The protocol version of the first (preferred) interfaces.
 pub const PROTOCOL_VERSION: &str = "1.0";
+/// The protocol version of the A2A 0.3 interfaces.
+pub const PROTOCOL_VERSION_V03: &str = "0.3";
 /// Binding name of the JSON-RPC interface.
 pub const BINDING_JSONRPC: &str = "JSONRPC";
 /// Binding name of the HTTP+JSON interface.
 pub const BINDING_HTTP_JSON: &str = "HTTP+JSON";
 
-/// The A2A card of an agent reachable at `agent_url` (for both bindings).
+/// The A2A card of an agent reachable at `agent_url` (for both bindings,
+/// in 1.0 and in 0.3, 1.0 first).
 ///
 /// Empty input or output modes become `["text/plain"]`. Push notifications
 /// and the extended card are not offered (yet).
@@ -53,16 +73,21 @@ pub fn agent_card(info: &AgentInfo, agent_url: &str) -> AgentCard {
             m.to_vec()
         }
     };
-    let interface = |binding: &str| AgentInterface {
+    let interface = |binding: &str, version: &str| AgentInterface {
         url: agent_url.to_string(),
         protocol_binding: binding.to_string(),
         tenant: None,
-        protocol_version: PROTOCOL_VERSION.to_string(),
+        protocol_version: version.to_string(),
     };
     AgentCard {
         name: info.name.clone(),
         description: info.description.clone(),
-        supported_interfaces: vec![interface(BINDING_JSONRPC), interface(BINDING_HTTP_JSON)],
+        supported_interfaces: vec![
+            interface(BINDING_JSONRPC, PROTOCOL_VERSION),
+            interface(BINDING_HTTP_JSON, PROTOCOL_VERSION),
+            interface(BINDING_JSONRPC, PROTOCOL_VERSION_V03),
+            interface(BINDING_HTTP_JSON, PROTOCOL_VERSION_V03),
+        ],
         version: info.version.clone(),
         capabilities: AgentCapabilities {
             streaming: Some(info.streaming),
@@ -204,8 +229,16 @@ pub(crate) async fn handle(State(app): State<App>, path: PathArgs, parts: Parts)
         Err(e) => return rest_error(&parts.headers, &e),
     };
     let base = base_url(&app.config, &parts);
-    let card = agent_card(&target.agent.info, &agent_url(&base, &target.name));
-    let body = match serde_json::to_vec(&card) {
+    let url = agent_url(&base, &target.name);
+    let card = agent_card(&target.agent.info, &url);
+    let asks_v1 = RequestMeta::from_parts(&parts.headers, parts.uri.query())
+        .is_ok_and(|m| m.version == Version::V1_0);
+    let encoded = if app.config.card_v03_members && !asks_v1 {
+        serde_json::to_vec(&compat::dual_card(&card, &url, &url))
+    } else {
+        serde_json::to_vec(&card)
+    };
+    let body = match encoded {
         Ok(b) => b,
         Err(e) => {
             let err = ApiError::new(A2aError::Internal(format!(
@@ -235,9 +268,12 @@ pub(crate) async fn handle(State(app): State<App>, path: PathArgs, parts: Parts)
         headers.insert(
             header::VARY,
             HeaderValue::from_static(
-                "Host, X-Forwarded-Host, X-Forwarded-Proto, X-Forwarded-Prefix, Forwarded",
+                "A2A-Version, Host, X-Forwarded-Host, X-Forwarded-Proto, X-Forwarded-Prefix, \
+                 Forwarded",
             ),
         );
+    } else {
+        headers.insert(header::VARY, HeaderValue::from_static("A2A-Version"));
     }
 
     if not_modified(&parts.headers, &etag, loaded_secs) {
@@ -368,7 +404,9 @@ mod tests {
             bindings,
             [
                 ("JSONRPC", "1.0", "http://h/agents/echo"),
-                ("HTTP+JSON", "1.0", "http://h/agents/echo")
+                ("HTTP+JSON", "1.0", "http://h/agents/echo"),
+                ("JSONRPC", "0.3", "http://h/agents/echo"),
+                ("HTTP+JSON", "0.3", "http://h/agents/echo"),
             ]
         );
         assert_eq!(card.capabilities.streaming, Some(true));

@@ -16,15 +16,23 @@
 //!    **Batches** (arrays) are refused with -32600 "batch requests are not
 //!    supported": A2A clients do not send them, and a batch cannot mix with
 //!    SSE answers;
-//! 6. the `A2A-Version` is supported — else -32009 (today: 1.0 only);
-//! 7. the method is one of the 11 A2A 1.0 methods — else -32601;
-//! 8. the params deserialize — else -32602 naming the offending field.
+//! 6. the `A2A-Version` is supported — else -32009, listing the versions
+//!    served. `1.0` (any patch) speaks A2A 1.0; no header, an empty one or
+//!    `0.3` speaks A2A 0.3 (see [`super::v03`]);
+//! 7. the method is one of that version's methods (the 11 of 1.0, or the 10
+//!    of 0.3: `message/send`, `tasks/get`, …) — else -32601, whose message
+//!    says when the name belongs to the other version;
+//! 8. the params are in that version's shape — else -32602 naming the field
+//!    (a 1.0 request with 0.3 shapes, such as `kind` on parts, or the other
+//!    way round, is refused, never misread);
+//! 9. the params deserialize — else -32602 naming the offending field.
 //!
 //! Errors are HTTP 200 with a JSON-RPC error body unless noted above.
 //! Responses are `Content-Type: application/json`. The streaming methods
 //! answer `text/event-stream`, each event a full JSON-RPC response with the
-//! request's id (see `server/sse.rs`); errors found before the stream starts
-//! are a plain JSON-RPC error body.
+//! request's id (see `server/sse.rs`) whose `result` is the 1.0
+//! `StreamResponse`, or for 0.3 the bare `kind`-tagged event; errors found
+//! before the stream starts are a plain JSON-RPC error body.
 //!
 //! **Notifications** (a request without `id`) are executed, and answered
 //! with HTTP 204 and no body, whatever the outcome, as JSON-RPC requires (a
@@ -39,9 +47,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::http_util::{self, JSON};
-use super::sse::{self, Framing};
+use super::sse::{self, Framing, Wire};
 use super::version::{self, RequestMeta, Version};
-use super::{ApiError, App, PathArgs, Target};
+use super::{ApiError, App, PathArgs, Target, v03};
+use crate::compat;
 use crate::error::A2aError;
 use crate::manager::EventStream;
 use crate::model::{
@@ -65,17 +74,18 @@ pub const METHODS: [&str; 11] = [
 ];
 
 /// One parsed JSON-RPC request.
-struct RpcRequest {
+pub(super) struct RpcRequest {
     /// `None` for a notification.
-    id: Option<Value>,
-    method: String,
-    params: Option<Value>,
+    pub(super) id: Option<Value>,
+    pub(super) method: String,
+    pub(super) params: Option<Value>,
 }
 
 /// What a method produced.
-enum Outcome {
+pub(super) enum Outcome {
     Value(Value),
-    Stream(EventStream),
+    /// Events, and the form they are written in.
+    Stream(EventStream, Wire),
 }
 
 /// The handler of `POST /agents/NAME` and `POST /`.
@@ -98,7 +108,7 @@ pub(crate) async fn handle(State(app): State<App>, path: PathArgs, req: Request)
     let reply_id = id.clone().unwrap_or(Value::Null);
 
     let result = async {
-        let meta = RequestMeta::from_parts(headers, parts.uri.query())?;
+        let meta = version::request_meta(headers, parts.uri.query())?;
         dispatch(&app, &target, &meta, headers, rpc).await
     }
     .await;
@@ -115,8 +125,8 @@ pub(crate) async fn handle(State(app): State<App>, path: PathArgs, req: Request)
             JSON,
             &json!({"jsonrpc": "2.0", "id": reply_id, "result": v}),
         ),
-        Ok(Outcome::Stream(stream)) => {
-            sse::response(stream, Framing::JsonRpc(reply_id), &app.config)
+        Ok(Outcome::Stream(stream, wire)) => {
+            sse::response(stream, Framing::JsonRpc(reply_id, wire), &app.config)
         }
         Err(e) => error_response(StatusCode::OK, reply_id, &e),
     }
@@ -182,7 +192,8 @@ fn parse_envelope(value: Value) -> Result<RpcRequest, ApiError> {
     Ok(RpcRequest { id, method, params })
 }
 
-/// Steps 6–8, and the call into the task manager.
+/// Steps 7–9 (the version was read in step 6), and the call into the task
+/// manager.
 async fn dispatch(
     app: &App,
     target: &Target,
@@ -192,9 +203,7 @@ async fn dispatch(
 ) -> Result<Outcome, ApiError> {
     match meta.version {
         Version::V1_0 => dispatch_v1(app, target, headers, rpc).await,
-        // The 0.3 conversion layer goes here: map the 0.3 method names and
-        // shapes to 1.0, call `dispatch_v1`, and convert the result back.
-        Version::V0_3 => Err(version::unsupported(meta)),
+        Version::V0_3 => v03::dispatch_rpc(app, target, headers, rpc).await,
     }
 }
 
@@ -207,6 +216,9 @@ async fn dispatch_v1(
     let m = &app.manager;
     let agent = target.name.as_str();
     let params = rpc.params;
+    if let Some(p) = &params {
+        compat::reject_v03_shapes(&rpc.method, p)?;
+    }
     match rpc.method.as_str() {
         "SendMessage" => {
             let req: SendMessageRequest = required(params)?;
@@ -215,7 +227,8 @@ async fn dispatch_v1(
         "SendStreamingMessage" => {
             let req: SendMessageRequest = required(params)?;
             target.require_streaming()?;
-            Ok(Outcome::Stream(m.send_streaming_message(agent, req).await?))
+            let stream = m.send_streaming_message(agent, req).await?;
+            Ok(Outcome::Stream(stream, Wire::V1))
         }
         "GetTask" => {
             let req: GetTaskRequest = required(params)?;
@@ -233,7 +246,10 @@ async fn dispatch_v1(
             let req: SubscribeToTaskRequest = required(params)?;
             target.require_streaming()?;
             let last = http_util::last_event_id(headers)?;
-            Ok(Outcome::Stream(m.subscribe(agent, req, last).await?))
+            Ok(Outcome::Stream(
+                m.subscribe(agent, req, last).await?,
+                Wire::V1,
+            ))
         }
         "CreateTaskPushNotificationConfig" => {
             let req: TaskPushNotificationConfig = required(params)?;
@@ -257,6 +273,15 @@ async fn dispatch_v1(
             let _: Map<String, Value> = optional(params)?;
             Err(extended_card_unsupported())
         }
+        other if v03::METHODS.contains(&other) => Err(ApiError::new(A2aError::MethodNotFound(
+            other.to_string(),
+        ))
+        .with_message(format!(
+            "`{other}` is an A2A 0.3 method, but this request speaks A2A 1.0 \
+             (`A2A-Version: 1.0`); leave the header out (or send 0.3) to use it, \
+             or call the 1.0 methods: {}",
+            METHODS.join(", ")
+        ))),
         other => Err(
             ApiError::new(A2aError::MethodNotFound(other.to_string())).with_message(format!(
                 "method `{other}` is not part of A2A 1.0; the methods are: {}",
@@ -267,7 +292,7 @@ async fn dispatch_v1(
 }
 
 /// A manager result as a JSON-RPC `result` value.
-fn value<T: serde::Serialize>(r: Result<T, A2aError>) -> Result<Outcome, ApiError> {
+pub(super) fn value<T: serde::Serialize>(r: Result<T, A2aError>) -> Result<Outcome, ApiError> {
     let v = r.map_err(ApiError::from)?;
     serde_json::to_value(v).map(Outcome::Value).map_err(|e| {
         ApiError::new(A2aError::Internal(format!(
@@ -284,7 +309,7 @@ pub(crate) fn extended_card_unsupported() -> ApiError {
 }
 
 /// Params that must be present, as an object.
-fn required<T: DeserializeOwned>(params: Option<Value>) -> Result<T, ApiError> {
+pub(super) fn required<T: DeserializeOwned>(params: Option<Value>) -> Result<T, ApiError> {
     match params {
         None | Some(Value::Null) => Err(ApiError::new(A2aError::invalid(
             "`params` is required for this method",
@@ -294,7 +319,9 @@ fn required<T: DeserializeOwned>(params: Option<Value>) -> Result<T, ApiError> {
 }
 
 /// Params that may be left out (then the defaults apply).
-fn optional<T: DeserializeOwned + Default>(params: Option<Value>) -> Result<T, ApiError> {
+pub(super) fn optional<T: DeserializeOwned + Default>(
+    params: Option<Value>,
+) -> Result<T, ApiError> {
     match params {
         None | Some(Value::Null) => Ok(T::default()),
         Some(v) => from_params(v),

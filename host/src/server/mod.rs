@@ -16,12 +16,25 @@
 //! | `POST /agents/NAME` (and `/agents/NAME/`) | JSON-RPC 2.0 |
 //! | `/agents/NAME/message:send`, `…/tasks`, … | HTTP+JSON (PROTOCOL.md §3) |
 //! | `/agents/NAME/{tenant}/message:send`, … | the same, with a tenant |
-//! | `GET /.well-known/agent-card.json`, `POST /`, `/message:send`, … | the **default agent** |
+//! | `/agents/NAME/v1/message:send`, `…/v1/tasks/{id}`, `…/v1/card`, … | A2A 0.3 HTTP+JSON, whatever the header |
+//! | `GET /.well-known/agent-card.json`, `POST /`, `/message:send`, `/v1/…`, … | the **default agent** |
+//!
+//! ## Protocol versions
+//!
+//! Every route serves A2A 1.0 and 0.3, chosen per request by `A2A-Version`
+//! (see [`version`]): `1.0` (any patch) is 1.0; no header, an empty one or
+//! `0.3` is 0.3; anything else is VersionNotSupportedError listing the
+//! versions served. The `/v1/…` HTTP+JSON routes are the 0.3 REST binding
+//! and always speak 0.3. The 0.3 shapes are converted at the binding edge
+//! ([`crate::compat`], [`v03`]); the task manager sees only the 1.0 model.
+//! Cards carry the 0.3 members beside the 1.0 ones unless the card request
+//! says `A2A-Version: 1.0` (see [`card`]).
 //!
 //! The default agent is [`ServerConfig::default_agent`], or the only agent
 //! when exactly one is served; otherwise the root routes answer 404 with a
 //! message that lists the agents. Every route also accepts a trailing `/`.
-//! At the root, a tenant can not be called `agents` (that path is taken).
+//! At the root, a tenant can not be called `agents` (that path is taken), and
+//! nowhere can one be called `v1` (the 0.3 routes).
 //!
 //! Cards always advertise the canonical `{base}/agents/NAME` URLs for both
 //! bindings, also when fetched from the root: they work however the router is
@@ -60,6 +73,7 @@ mod http_util;
 pub mod jsonrpc;
 pub mod rest;
 mod sse;
+pub mod v03;
 pub mod version;
 
 pub use version::{RequestMeta, Version};
@@ -92,6 +106,12 @@ pub struct ServerConfig {
     /// and `Forwarded` are believed when building card URLs. Turn off when
     /// clients reach the host directly, not through a proxy.
     pub trust_forwarded_headers: bool,
+    /// Whether agent cards carry the A2A 0.3 members (`url`,
+    /// `preferredTransport`, `additionalInterfaces`, `protocolVersion`, …)
+    /// beside the 1.0 ones, so that 0.3 clients can read them. A card request
+    /// with `A2A-Version: 1.0` gets the plain 1.0 card either way. Turn off
+    /// for validators that refuse members the 1.0 schema does not list.
+    pub card_v03_members: bool,
     /// Readiness and shutdown control, shared with whoever runs the server.
     pub handle: ServerHandle,
 }
@@ -105,6 +125,7 @@ impl Default for ServerConfig {
             card_max_age_secs: 300,
             sse_keep_alive: Duration::from_secs(15),
             trust_forwarded_headers: true,
+            card_v03_members: true,
             handle: ServerHandle::new(),
         }
     }
@@ -227,6 +248,10 @@ pub fn router(manager: TaskManager, config: ServerConfig) -> Router {
     ] {
         r = rest::routes(r, prefix);
     }
+    // A2A 0.3 HTTP+JSON under `/v1`, per agent and at the root.
+    for prefix in ["/agents/{agent}/v1", "/v1"] {
+        r = rest::v03_routes(r, prefix);
+    }
     r.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(TraceLayer::new_for_http())
@@ -293,11 +318,13 @@ pub async fn serve_with_grace(
 // ---------------------------------------------------------------------------
 // Errors as the bindings render them
 
-/// An [`A2aError`] with an optional, more helpful message for the client.
+/// An [`A2aError`] with an optional, more helpful message for the client,
+/// and optional extra ErrorInfo metadata.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ApiError {
     pub(crate) error: A2aError,
     message: Option<String>,
+    info: Vec<(String, String)>,
 }
 
 impl ApiError {
@@ -305,6 +332,29 @@ impl ApiError {
         ApiError {
             error,
             message: None,
+            info: Vec::new(),
+        }
+    }
+
+    /// Adds `key: value` to the ErrorInfo metadata.
+    pub(crate) fn with_info(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.info.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// Puts the extra ErrorInfo metadata into a details array.
+    fn add_info(&self, details: Option<&mut Value>) {
+        let Some(Value::Array(details)) = details else {
+            return;
+        };
+        for d in details.iter_mut() {
+            if d["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"
+                && let Some(Value::Object(meta)) = d.get_mut("metadata")
+            {
+                for (k, v) in &self.info {
+                    meta.insert(k.clone(), Value::String(v.clone()));
+                }
+            }
         }
     }
 
@@ -324,6 +374,7 @@ impl ApiError {
     pub(crate) fn jsonrpc_error(&self) -> Value {
         let mut v = self.error.to_jsonrpc_error();
         v["message"] = Value::String(self.message());
+        self.add_info(v.get_mut("data"));
         v
     }
 
@@ -331,6 +382,7 @@ impl ApiError {
     pub(crate) fn rest_body(&self) -> Value {
         let mut v = self.error.to_rest_body();
         v["error"]["message"] = Value::String(self.message());
+        self.add_info(v["error"].get_mut("details"));
         v
     }
 

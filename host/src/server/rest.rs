@@ -13,30 +13,52 @@
 //! | Get/Delete push config | `GET` / `DELETE /tasks/{id}/pushNotificationConfigs/{configId}` |
 //! | GetExtendedAgentCard | `GET /extendedAgentCard` |
 //!
+//! ## A2A 0.3
+//!
+//! A request whose `A2A-Version` is missing, empty or `0.3`, and every
+//! request under the 0.3 routes `/v1/…` ([`v03_routes`]: `POST
+//! /v1/message:send`, `POST /v1/message:stream`, `GET /v1/tasks/{id}`, `POST
+//! /v1/tasks/{id}:cancel`, `GET|POST /v1/tasks/{id}:subscribe`,
+//! `/v1/tasks/{id}/pushNotificationConfigs[/{configId}]`, `GET /v1/tasks`,
+//! `GET /v1/card`) speaks A2A 0.3 HTTP+JSON: the protobuf JSON of the 0.3
+//! `a2a.proto` ([`crate::compat::proto`]). A send answers `{task}` or
+//! `{message}`, a stream sends `{task}|{message}|{statusUpdate}|
+//! {artifactUpdate}` events (a status update that ends the stream says
+//! `final: true`), GetTask and CancelTask answer the Task, push configs are
+//! `{name: "tasks/T/pushNotificationConfigs/C", pushNotificationConfig}`,
+//! `GET /v1/tasks` answers a bare array of tasks (the first page), and the
+//! extended card is -32007 (not configured). Error bodies are the same
+//! google.rpc.Status objects as in 1.0.
+//!
 //! Checks, in order: agent (404/503), `A2A-Version` (400
-//! VERSION_NOT_SUPPORTED), request `Content-Type` for a body (415
+//! VERSION_NOT_SUPPORTED, except on `/v1/…`), request `Content-Type` for a body (415
 //! CONTENT_TYPE_NOT_SUPPORTED; an empty optional body needs none), body size
 //! (413), JSON (400), fields and query parameters (400 INVALID_PARAMS naming
 //! the field or parameter). Responses are `application/json`, or
 //! `application/a2a+json` when `Accept` prefers it; errors are
 //! google.rpc.Status bodies (`{"error":{code,status,message,details}}`).
-//! Streams send the bare `StreamResponse` per event, with `id:` lines.
+//! Streams send the bare `StreamResponse` per event, with `id:` lines. A
+//! body in the other version's shape (a 1.0 request with `kind` parts, a
+//! 0.3 one with `parts` instead of `content`, …) is 400 INVALID_PARAMS
+//! naming the field.
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, request::Parts};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
+use axum::{Extension, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::http_util::{self, rest_error};
 use super::jsonrpc::{deserialize_value, extended_card_unsupported};
-use super::sse::{self, Framing};
+use super::sse::{self, Framing, Wire};
+use super::v03::extended_card_not_configured;
 use super::version::{self, RequestMeta, Version};
 use super::{ApiError, App, PathArgs, Target, add};
+use crate::compat::{self, proto};
 use crate::error::A2aError;
 use crate::model::{
     CancelTaskRequest, GetTaskRequest, ListTaskPushConfigsRequest, ListTasksRequest, Metadata,
@@ -44,37 +66,63 @@ use crate::model::{
     TaskState, Timestamp,
 };
 
+/// Marks the 0.3 `/v1/…` routes, which speak 0.3 whatever the header says.
+#[derive(Clone, Copy, Debug)]
+struct V03Route;
+
 /// Adds the HTTP+JSON routes under `prefix` (`""` for the root).
 pub(crate) fn routes(r: Router<App>, prefix: &str) -> Router<App> {
+    let r = common_routes(r, prefix, |m| m);
+    add(
+        r,
+        &format!("{prefix}/extendedAgentCard"),
+        get(extended_agent_card),
+    )
+}
+
+/// Adds the A2A 0.3 HTTP+JSON routes under `prefix` (which ends in `/v1`).
+pub(crate) fn v03_routes(r: Router<App>, prefix: &str) -> Router<App> {
+    let mark = |m: MethodRouter<App>| m.layer(Extension(V03Route));
+    let r = common_routes(r, prefix, mark);
+    add(r, &format!("{prefix}/card"), mark(get(extended_agent_card)))
+}
+
+fn common_routes(
+    r: Router<App>,
+    prefix: &str,
+    mark: impl Fn(MethodRouter<App>) -> MethodRouter<App>,
+) -> Router<App> {
     let p = |s: &str| format!("{prefix}{s}");
-    let mut r = add(r, &p("/message:send"), post(send_message));
-    r = add(r, &p("/message:stream"), post(send_streaming_message));
-    r = add(r, &p("/tasks"), get(list_tasks));
+    let mut r = add(r, &p("/message:send"), mark(post(send_message)));
+    r = add(r, &p("/message:stream"), mark(post(send_streaming_message)));
+    r = add(r, &p("/tasks"), mark(get(list_tasks)));
     r = add(
         r,
         &p("/tasks/{id}"),
-        get(get_task_or_subscribe).post(task_action),
+        mark(get(get_task_or_subscribe).post(task_action)),
     );
     r = add(
         r,
         &p("/tasks/{id}/pushNotificationConfigs"),
-        get(list_push_configs).post(create_push_config),
+        mark(get(list_push_configs).post(create_push_config)),
     );
-    r = add(
+    add(
         r,
         &p("/tasks/{id}/pushNotificationConfigs/{config}"),
-        get(get_push_config).delete(delete_push_config),
-    );
-    add(r, &p("/extendedAgentCard"), get(extended_agent_card))
+        mark(get(get_push_config).delete(delete_push_config)),
+    )
 }
 
 /// What every handler knows after the common checks.
 struct Ctx {
     app: App,
     target: Target,
-    /// Version and `A2A-Extensions`; kept for when the manager takes them.
+    /// The protocol version the request speaks (0.3 on the `/v1` routes).
+    version: Version,
+    /// `A2A-Extensions`; kept for when the manager takes them (`None` when
+    /// a `/v1` route carried an unreadable version).
     #[allow(dead_code)]
-    meta: RequestMeta,
+    meta: Option<RequestMeta>,
     parts: Parts,
     tenant: Option<String>,
     query: Query,
@@ -84,12 +132,19 @@ impl Ctx {
     /// Agent, then version.
     fn new(app: App, path: &PathArgs, parts: Parts) -> Result<Ctx, ApiError> {
         let target = app.resolve(path)?;
-        let meta = RequestMeta::from_parts(&parts.headers, parts.uri.query())?;
-        require_v1(&meta)?;
+        let (version, meta) = if parts.extensions.get::<V03Route>().is_some() {
+            // The 0.3 routes speak 0.3, whatever the header says.
+            let meta = RequestMeta::from_parts(&parts.headers, parts.uri.query()).ok();
+            (Version::V0_3, meta)
+        } else {
+            let meta = version::request_meta(&parts.headers, parts.uri.query())?;
+            (meta.version, Some(meta))
+        };
         let query = Query::parse(parts.uri.query());
         Ok(Ctx {
             app,
             target,
+            version,
             meta,
             tenant: path.get("tenant").map(str::to_string),
             query,
@@ -105,14 +160,14 @@ impl Ctx {
         &self.parts.headers
     }
 
-    /// The JSON body, which must be present.
-    async fn body<T: DeserializeOwned>(&self, body: Body) -> Result<T, ApiError> {
+    /// The JSON body, which must be present and an object, unparsed.
+    async fn body_value(&self, body: Body) -> Result<Value, ApiError> {
         if !http_util::is_json_content_type(self.headers()) {
             return Err(http_util::content_type_error(self.headers()));
         }
         let bytes =
             http_util::read_body(self.headers(), body, self.app.config.max_body_bytes).await?;
-        parse_json(&bytes)
+        json_object(&bytes)
     }
 
     /// The JSON body, which may be empty (then `None`, whatever the
@@ -126,21 +181,42 @@ impl Ctx {
         if !http_util::is_json_content_type(self.headers()) {
             return Err(http_util::content_type_error(self.headers()));
         }
-        parse_json(&bytes).map(Some)
+        deserialize_value(json_object(&bytes)?).map(Some)
+    }
+
+    /// The 1.0 body of operation `method` (a 1.0 method name), refusing
+    /// 0.3 shapes.
+    async fn v1_body<T: DeserializeOwned>(&self, method: &str, body: Body) -> Result<T, ApiError> {
+        let v = self.body_value(body).await?;
+        compat::reject_v03_shapes(method, &v)?;
+        deserialize_value(v)
+    }
+
+    /// A 200 answer with `v` as the body.
+    fn json<T: serde::Serialize>(&self, v: &T) -> Response {
+        match serde_json::to_value(v) {
+            Ok(v) => http_util::json_response(
+                StatusCode::OK,
+                http_util::response_media_type(self.headers()),
+                &v,
+            ),
+            Err(e) => self.error(ApiError::new(A2aError::Internal(format!(
+                "could not encode the result: {e}"
+            )))),
+        }
+    }
+
+    /// The stream form of this request's version.
+    fn wire(&self) -> Wire {
+        match self.version {
+            Version::V1_0 => Wire::V1,
+            Version::V0_3 => Wire::V03Proto,
+        }
     }
 
     fn ok<T: serde::Serialize>(&self, result: Result<T, A2aError>) -> Response {
         match result {
-            Ok(v) => match serde_json::to_value(v) {
-                Ok(v) => http_util::json_response(
-                    StatusCode::OK,
-                    http_util::response_media_type(self.headers()),
-                    &v,
-                ),
-                Err(e) => self.error(ApiError::new(A2aError::Internal(format!(
-                    "could not encode the result: {e}"
-                )))),
-            },
+            Ok(v) => self.json(&v),
             Err(e) => self.error(e.into()),
         }
     }
@@ -165,16 +241,7 @@ macro_rules! rest_handler {
     }};
 }
 
-/// Only 1.0 is served for now. The 0.3 REST layer (`/v1/...` paths, 0.3
-/// shapes) would branch here.
-fn require_v1(meta: &RequestMeta) -> Result<(), ApiError> {
-    match meta.version {
-        Version::V1_0 => Ok(()),
-        Version::V0_3 => Err(version::unsupported(meta)),
-    }
-}
-
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+fn json_object(bytes: &[u8]) -> Result<Value, ApiError> {
     let v: Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(A2aError::Parse(format!(
             "request body is not valid JSON: {e}"
@@ -185,7 +252,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the request body must be a JSON object",
         )));
     }
-    deserialize_value(v)
+    Ok(v)
 }
 
 /// Sets `tenant` from the path when the route has one.
@@ -198,43 +265,76 @@ fn with_tenant(from_path: &Option<String>, field: &mut Option<String>) {
 // ---------------------------------------------------------------------------
 // Handlers
 
+/// The SendMessage body in the request's version, as the 1.0 request.
+async fn send_request(ctx: &Ctx, method: &str, body: Body) -> Result<SendMessageRequest, ApiError> {
+    let mut r = match ctx.version {
+        Version::V1_0 => ctx.v1_body(method, body).await?,
+        Version::V0_3 => proto::parse_send_request(ctx.body_value(body).await?)?,
+    };
+    with_tenant(&ctx.tenant, &mut r.tenant);
+    Ok(r)
+}
+
 async fn send_message(State(app): State<App>, path: PathArgs, req: Request) -> Response {
     rest_handler!(app, path, req, |ctx, body| {
-        let mut r: SendMessageRequest = ctx.body(body).await?;
-        with_tenant(&ctx.tenant, &mut r.tenant);
-        Ok(ctx.ok(ctx.app.manager.send_message(ctx.agent(), r).await))
+        let r = send_request(&ctx, "SendMessage", body).await?;
+        let res = ctx.app.manager.send_message(ctx.agent(), r).await?;
+        Ok(match ctx.version {
+            Version::V1_0 => ctx.json(&res),
+            Version::V0_3 => ctx.json(&proto::SendMessageResponse::from_v1(&res)),
+        })
     })
 }
 
 async fn send_streaming_message(State(app): State<App>, path: PathArgs, req: Request) -> Response {
     rest_handler!(app, path, req, |ctx, body| {
-        let mut r: SendMessageRequest = ctx.body(body).await?;
-        with_tenant(&ctx.tenant, &mut r.tenant);
+        let r = send_request(&ctx, "SendStreamingMessage", body).await?;
         ctx.target.require_streaming()?;
         let stream = ctx
             .app
             .manager
             .send_streaming_message(ctx.agent(), r)
             .await?;
-        Ok(sse::response(stream, Framing::Rest, &ctx.app.config))
+        Ok(sse::response(
+            stream,
+            Framing::Rest(ctx.wire()),
+            &ctx.app.config,
+        ))
     })
 }
 
 async fn list_tasks(State(app): State<App>, path: PathArgs, req: Request) -> Response {
     rest_handler!(app, path, req, |ctx, _body| {
         let q = &ctx.query;
+        let v1 = ctx.version == Version::V1_0;
         let mut r = ListTasksRequest {
             tenant: None,
             context_id: q.string("contextId"),
-            status: q.state("status")?,
+            status: if v1 { q.state("status")? } else { None },
             page_size: q.int("pageSize")?,
             page_token: q.string("pageToken"),
             history_length: q.int("historyLength")?,
-            status_timestamp_after: q.timestamp("statusTimestampAfter")?,
-            include_artifacts: q.boolean("includeArtifacts")?,
+            status_timestamp_after: if v1 {
+                q.timestamp("statusTimestampAfter")?
+            } else {
+                None
+            },
+            include_artifacts: if v1 {
+                q.boolean("includeArtifacts")?
+            } else {
+                Some(true)
+            },
         };
         with_tenant(&ctx.tenant, &mut r.tenant);
-        Ok(ctx.ok(ctx.app.manager.list_tasks(ctx.agent(), r).await))
+        let res = ctx.app.manager.list_tasks(ctx.agent(), r).await?;
+        Ok(match ctx.version {
+            Version::V1_0 => ctx.json(&res),
+            // 0.3: a bare array of tasks.
+            Version::V0_3 => {
+                let tasks: Vec<_> = res.tasks.iter().map(proto::Task::from_v1).collect();
+                ctx.json(&tasks)
+            }
+        })
     })
 }
 
@@ -249,7 +349,11 @@ async fn get_task_or_subscribe(State(app): State<App>, path: PathArgs, req: Requ
                     tenant: None,
                 };
                 with_tenant(&ctx.tenant, &mut r.tenant);
-                Ok(ctx.ok(ctx.app.manager.get_task(ctx.agent(), r).await))
+                let task = ctx.app.manager.get_task(ctx.agent(), r).await?;
+                Ok(match ctx.version {
+                    Version::V1_0 => ctx.json(&task),
+                    Version::V0_3 => ctx.json(&proto::Task::from_v1(&task)),
+                })
             }
             (id, Some(TaskAction::Subscribe)) => subscribe(&ctx, id).await,
             (_, Some(TaskAction::Cancel)) => Err(wrong_verb("GET", "cancel", "POST")),
@@ -262,19 +366,35 @@ async fn task_action(State(app): State<App>, path: PathArgs, req: Request) -> Re
     rest_handler!(app, path, req, |ctx, body| {
         match task_ref(&path)? {
             (id, Some(TaskAction::Cancel)) => {
+                /// 1.0: `{metadata?}`; 0.3: the protobuf `{name: "tasks/ID"}`.
                 #[derive(Deserialize, Default)]
                 struct CancelBody {
                     #[serde(default)]
                     metadata: Option<Metadata>,
+                    #[serde(default)]
+                    name: Option<String>,
                 }
                 let b: CancelBody = ctx.optional_body(body).await?.unwrap_or_default();
+                if ctx.version == Version::V0_3
+                    && let Some(name) = b.name.filter(|n| !n.is_empty())
+                    && name != format!("tasks/{id}")
+                {
+                    return Err(ApiError::new(A2aError::invalid_field(
+                        "name",
+                        format!("`name` `{name}` does not name task `{id}` of the path"),
+                    )));
+                }
                 let mut r = CancelTaskRequest {
                     id,
                     metadata: b.metadata,
                     tenant: None,
                 };
                 with_tenant(&ctx.tenant, &mut r.tenant);
-                Ok(ctx.ok(ctx.app.manager.cancel_task(ctx.agent(), r).await))
+                let task = ctx.app.manager.cancel_task(ctx.agent(), r).await?;
+                Ok(match ctx.version {
+                    Version::V1_0 => ctx.json(&task),
+                    Version::V0_3 => ctx.json(&proto::Task::from_v1(&task)),
+                })
             }
             (id, Some(TaskAction::Subscribe)) => {
                 // A body, if any, must still be well-formed JSON.
@@ -297,13 +417,36 @@ async fn subscribe(ctx: &Ctx, id: String) -> Result<Response, ApiError> {
     let mut r = SubscribeToTaskRequest { id, tenant: None };
     with_tenant(&ctx.tenant, &mut r.tenant);
     let stream = ctx.app.manager.subscribe(ctx.agent(), r, last).await?;
-    Ok(sse::response(stream, Framing::Rest, &ctx.app.config))
+    Ok(sse::response(
+        stream,
+        Framing::Rest(ctx.wire()),
+        &ctx.app.config,
+    ))
 }
 
 async fn create_push_config(State(app): State<App>, path: PathArgs, req: Request) -> Response {
     rest_handler!(app, path, req, |ctx, body| {
         let task_id = plain_task_id(&path)?;
-        let mut r: TaskPushNotificationConfig = ctx.body(body).await?;
+        if ctx.version == Version::V0_3 {
+            let v = ctx.body_value(body).await?;
+            let r: proto::CreateTaskPushNotificationConfigRequest =
+                if v.get("config").is_none() && v.get("pushNotificationConfig").is_some() {
+                    // The bare `TaskPushNotificationConfig` the 0.3 text shows.
+                    proto::CreateTaskPushNotificationConfigRequest {
+                        config: Some(compat::parse(v, "")?),
+                        ..Default::default()
+                    }
+                } else {
+                    compat::parse(v, "")?
+                };
+            let mut c = r.into_v1(&task_id)?;
+            with_tenant(&ctx.tenant, &mut c.tenant);
+            let created = ctx.app.manager.create_push_config(ctx.agent(), c).await?;
+            return Ok(ctx.json(&proto::TaskPushNotificationConfig::from_v1(&created)));
+        }
+        let mut r: TaskPushNotificationConfig = ctx
+            .v1_body("CreateTaskPushNotificationConfig", body)
+            .await?;
         match &r.task_id {
             Some(t) if !t.is_empty() && *t != task_id => {
                 return Err(ApiError::new(A2aError::invalid_field(
@@ -329,14 +472,29 @@ async fn list_push_configs(State(app): State<App>, path: PathArgs, req: Request)
             tenant: None,
         };
         with_tenant(&ctx.tenant, &mut r.tenant);
-        Ok(ctx.ok(ctx.app.manager.list_push_configs(ctx.agent(), r).await))
+        let res = ctx.app.manager.list_push_configs(ctx.agent(), r).await?;
+        Ok(match ctx.version {
+            Version::V1_0 => ctx.json(&res),
+            Version::V0_3 => ctx.json(&proto::ListTaskPushNotificationConfigResponse {
+                configs: res
+                    .configs
+                    .iter()
+                    .map(proto::TaskPushNotificationConfig::from_v1)
+                    .collect(),
+                next_page_token: res.next_page_token,
+            }),
+        })
     })
 }
 
 async fn get_push_config(State(app): State<App>, path: PathArgs, req: Request) -> Response {
     rest_handler!(app, path, req, |ctx, _body| {
         let r = push_ref(&ctx, &path)?;
-        Ok(ctx.ok(ctx.app.manager.get_push_config(ctx.agent(), r).await))
+        let c = ctx.app.manager.get_push_config(ctx.agent(), r).await?;
+        Ok(match ctx.version {
+            Version::V1_0 => ctx.json(&c),
+            Version::V0_3 => ctx.json(&proto::TaskPushNotificationConfig::from_v1(&c)),
+        })
     })
 }
 
@@ -348,10 +506,13 @@ async fn delete_push_config(State(app): State<App>, path: PathArgs, req: Request
     })
 }
 
+/// 1.0 `GET /extendedAgentCard`; 0.3 `GET /v1/card`.
 async fn extended_agent_card(State(app): State<App>, path: PathArgs, req: Request) -> Response {
     rest_handler!(app, path, req, |ctx, _body| {
-        let _ = &ctx;
-        Err::<Response, _>(extended_card_unsupported())
+        Err::<Response, _>(match ctx.version {
+            Version::V1_0 => extended_card_unsupported(),
+            Version::V0_3 => extended_card_not_configured(),
+        })
     })
 }
 

@@ -5,10 +5,11 @@
 //! `?A2A-Version=` query parameter. The header wins when both are present.
 //!
 //! The bindings parse these into a [`RequestMeta`] before they look at the
-//! operation, and branch on [`Version`] at their edge: today only
-//! [`Version::V1_0`] is served and a 0.3 request is answered with
-//! VersionNotSupportedError, but the 0.3 conversion layer slots in at exactly
-//! that branch (see `jsonrpc::dispatch` and `rest::require_v1`).
+//! operation, and branch on [`Version`] at their edge: a 1.0 request goes
+//! straight to the task manager, a 0.3 one through [`crate::compat`] (see
+//! `jsonrpc::dispatch` and `rest::Ctx::new`). Any other version is
+//! VersionNotSupportedError (-32009), whose message and ErrorInfo metadata
+//! (`supportedVersions`) list the versions served: [`SUPPORTED`].
 
 use http::HeaderMap;
 
@@ -18,6 +19,9 @@ use crate::error::A2aError;
 pub const VERSION_HEADER: &str = "A2A-Version";
 /// The header that lists the extensions a client wants.
 pub const EXTENSIONS_HEADER: &str = "A2A-Extensions";
+
+/// The versions this host serves, newest first.
+pub const SUPPORTED: [Version; 2] = [Version::V1_0, Version::V0_3];
 
 /// A protocol version this host understands on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -127,22 +131,27 @@ fn version_from_query(query: Option<&str>) -> Option<String> {
         .last()
 }
 
-/// The error for a request whose version this host does not serve yet.
-///
-/// 0.3 is understood (it parses) but not served: the 0.3 conversion layer
-/// is a later addition. The message tells the client what to send instead.
-pub(crate) fn unsupported(meta: &RequestMeta) -> super::ApiError {
-    let version = meta.version;
-    let message = match &meta.requested_version {
-        Some(sent) => {
-            format!("A2A version `{sent}` is not served by this host; send `{VERSION_HEADER}: 1.0`")
-        }
-        None => format!(
-            "no `{VERSION_HEADER}` was sent, which means A2A 0.3; this host serves only 1.0, \
-             so send `{VERSION_HEADER}: 1.0`"
-        ),
-    };
-    super::ApiError::new(A2aError::VersionNotSupported(version.to_string())).with_message(message)
+/// [`RequestMeta::from_parts`], with an unsupported version turned into the
+/// error the bindings send: it names the versions served, in the message and
+/// as ErrorInfo metadata `supportedVersions` (`"1.0,0.3"`).
+pub(crate) fn request_meta(
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<RequestMeta, super::ApiError> {
+    RequestMeta::from_parts(headers, query).map_err(|e| {
+        let supported: Vec<&str> = SUPPORTED.iter().map(|v| v.as_str()).collect();
+        let sent = match &e {
+            A2aError::VersionNotSupported(v) => v.clone(),
+            other => other.to_string(),
+        };
+        super::ApiError::new(e)
+            .with_message(format!(
+                "A2A version `{sent}` is not supported; this host speaks {} \
+                 (send `{VERSION_HEADER}: 1.0`, or no header for 0.3)",
+                supported.join(" and ")
+            ))
+            .with_info("supportedVersions", supported.join(","))
+    })
 }
 
 #[cfg(test)]
@@ -188,5 +197,21 @@ mod tests {
         assert!(m.extensions.is_empty());
 
         assert!(RequestMeta::from_parts(&HeaderMap::new(), Some("A2A-Version=9.9")).is_err());
+    }
+
+    #[test]
+    fn unsupported_versions_list_the_supported_ones() {
+        let mut h = HeaderMap::new();
+        h.insert("a2a-version", HeaderValue::from_static("2.0"));
+        let e = request_meta(&h, None).unwrap_err();
+        assert_eq!(e.error.code(), -32009);
+        assert!(e.message().contains("1.0 and 0.3"), "{}", e.message());
+        let body = e.jsonrpc_error();
+        assert_eq!(body["data"][0]["metadata"]["supportedVersions"], "1.0,0.3");
+        let rest = e.rest_body();
+        assert_eq!(
+            rest["error"]["details"][0]["metadata"]["supportedVersions"],
+            "1.0,0.3"
+        );
     }
 }
