@@ -13,6 +13,7 @@
 //! | request body limit | `--max-body-bytes N` | `A2A_HOST_MAX_BODY_BYTES` | `max_body_bytes` | 10485760 |
 //! | shutdown drain | `--drain-secs SECS` | `A2A_HOST_DRAIN_SECS` | `drain_secs` | 30 |
 //! | compile cache | `--cache-dir DIR` | `A2A_HOST_CACHE_DIR` | `cache_dir` | `$XDG_CACHE_HOME/a2a-host` |
+//! | 0.3 members on cards | `--card-v03 true\|false` | `A2A_HOST_CARD_V03` | `card_v03` | `true` |
 //!
 //! The toml file is `--config PATH` (`A2A_HOST_CONFIG`), or `./a2a-host.toml`
 //! when it exists. Unknown keys in it are an error, so a typo never goes
@@ -92,6 +93,10 @@ pub struct ServeArgs {
     /// Folder for compiled components.
     #[arg(long, env = "A2A_HOST_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Whether agent cards also carry the A2A 0.3 members (`url`,
+    /// `preferredTransport`, …) for clients that send no `A2A-Version`.
+    #[arg(long, env = "A2A_HOST_CARD_V03", value_name = "true|false")]
+    pub card_v03: Option<bool>,
     /// Settings file (default: `./a2a-host.toml` if it exists).
     #[arg(long, env = "A2A_HOST_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -111,6 +116,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     drain_secs: Option<u64>,
     cache_dir: Option<PathBuf>,
+    card_v03: Option<bool>,
 }
 
 /// The resolved settings of `a2a-host serve`.
@@ -126,6 +132,7 @@ pub struct HostConfig {
     pub max_body_bytes: usize,
     pub drain: Duration,
     pub cache_dir: Option<PathBuf>,
+    pub card_v03: bool,
 }
 
 impl HostConfig {
@@ -185,6 +192,7 @@ impl HostConfig {
                 .unwrap_or(10 * 1024 * 1024),
             drain: Duration::from_secs(args.drain_secs.or(file.drain_secs).unwrap_or(30)),
             cache_dir: args.cache_dir.or(file.cache_dir),
+            card_v03: args.card_v03.or(file.card_v03).unwrap_or(true),
         })
     }
 }

@@ -147,6 +147,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         public_url: config.public_url.clone(),
         default_agent: config.default_agent.clone(),
         max_body_bytes: config.max_body_bytes,
+        card_v03_members: config.card_v03,
         ..Default::default()
     };
     let handle = server_config.handle.clone();

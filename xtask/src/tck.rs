@@ -60,7 +60,17 @@ pub fn run(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let base = format!("http://127.0.0.1:{port}");
     let server = Command::new(root.join("target/release/a2a-host"))
-        .args(["serve", "--store", "memory", "--default-agent", "tck"])
+        // The TCK validates cards against the strict 1.0 schema, which
+        // refuses the 0.3 members a2a-host adds for older clients.
+        .args([
+            "serve",
+            "--store",
+            "memory",
+            "--default-agent",
+            "tck",
+            "--card-v03",
+            "false",
+        ])
         .arg("--agents")
         .arg(root.join("target/agents"))
         .arg("--listen")
