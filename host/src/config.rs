@@ -13,6 +13,10 @@
 //! | request body limit | `--max-body-bytes N` | `A2A_HOST_MAX_BODY_BYTES` | `max_body_bytes` | 10485760 |
 //! | shutdown drain | `--drain-secs SECS` | `A2A_HOST_DRAIN_SECS` | `drain_secs` | 30 |
 //! | compile cache | `--cache-dir DIR` | `A2A_HOST_CACHE_DIR` | `cache_dir` | `$XDG_CACHE_HOME/a2a-host` |
+//! | shared bus | `--bus redis://HOST[:PORT][/DB][?prefix=NAME]` | `A2A_HOST_BUS` | `bus` | none (one process) |
+//! | turns run at once (with a bus) | `--workers N` | `A2A_HOST_WORKERS` | `workers` | 64 |
+//! | reclaim a dead process's job after | `--reclaim-idle-secs SECS` | `A2A_HOST_RECLAIM_IDLE_SECS` | `reclaim_idle_secs` | 30 |
+//! | runs of a job before it is given up | `--max-attempts N` | `A2A_HOST_MAX_ATTEMPTS` | `max_attempts` | 3 |
 //! | 0.3 members on cards | `--card-v03 true\|false` | `A2A_HOST_CARD_V03` | `card_v03` | `true` |
 //!
 //! The toml file is `--config PATH` (`A2A_HOST_CONFIG`), or `./a2a-host.toml`
@@ -97,6 +101,22 @@ pub struct ServeArgs {
     /// `preferredTransport`, …) for clients that send no `A2A-Version`.
     #[arg(long, env = "A2A_HOST_CARD_V03", value_name = "true|false")]
     pub card_v03: Option<bool>,
+    /// Shared bus for several host processes on one store:
+    /// `redis://HOST[:PORT][/DB][?prefix=NAME]` (key prefix default `a2a`).
+    #[arg(long, env = "A2A_HOST_BUS", value_name = "URL")]
+    pub bus: Option<String>,
+    /// With a bus: how many turns this process runs at once (0: accept
+    /// requests but run no turns).
+    #[arg(long, env = "A2A_HOST_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+    /// With a bus: how long a job may go without a heartbeat before another
+    /// process takes it over (doubled for each earlier attempt).
+    #[arg(long, env = "A2A_HOST_RECLAIM_IDLE_SECS", value_name = "SECS")]
+    pub reclaim_idle_secs: Option<u64>,
+    /// With a bus: runs of a job (its process dying each time) before its
+    /// task is failed and the job moved to the dead-letter stream.
+    #[arg(long, env = "A2A_HOST_MAX_ATTEMPTS", value_name = "N")]
+    pub max_attempts: Option<u32>,
     /// Settings file (default: `./a2a-host.toml` if it exists).
     #[arg(long, env = "A2A_HOST_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -116,6 +136,10 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     drain_secs: Option<u64>,
     cache_dir: Option<PathBuf>,
+    bus: Option<String>,
+    workers: Option<usize>,
+    reclaim_idle_secs: Option<u64>,
+    max_attempts: Option<u32>,
     card_v03: Option<bool>,
 }
 
@@ -132,6 +156,14 @@ pub struct HostConfig {
     pub max_body_bytes: usize,
     pub drain: Duration,
     pub cache_dir: Option<PathBuf>,
+    /// The shared bus URL (`redis://…`), if several processes share work.
+    pub bus: Option<String>,
+    /// With a bus: turns this process runs at once.
+    pub workers: usize,
+    /// With a bus: idle time after which a dead process's job is reclaimed.
+    pub reclaim_idle: Duration,
+    /// With a bus: runs of a job before its task is failed.
+    pub max_attempts: u32,
     pub card_v03: bool,
 }
 
@@ -164,6 +196,35 @@ impl HostConfig {
                 "public URL `{url}` must start with http:// or https://"
             ));
         }
+        let bus = args.bus.or(file.bus).filter(|b| !b.is_empty());
+        if let Some(bus) = &bus {
+            if !(bus.starts_with("redis://")
+                || bus.starts_with("rediss://")
+                || bus.starts_with("redis+unix://")
+                || bus.starts_with("unix://"))
+            {
+                return Err(
+                    "unknown bus: use `redis://HOST[:PORT][/DB][?prefix=NAME]`".to_string()
+                );
+            }
+            if store == StoreSpec::Memory {
+                return Err(
+                    "a shared bus needs a store every process shares (`postgres://…`), not `memory`"
+                        .into(),
+                );
+            }
+        }
+        let reclaim_idle_secs = args
+            .reclaim_idle_secs
+            .or(file.reclaim_idle_secs)
+            .unwrap_or(30);
+        if reclaim_idle_secs == 0 {
+            return Err("the reclaim idle time must be at least 1 second".into());
+        }
+        let max_attempts = args.max_attempts.or(file.max_attempts).unwrap_or(3);
+        if max_attempts == 0 {
+            return Err("max attempts must be at least 1".into());
+        }
         Ok(HostConfig {
             agents: args
                 .agents
@@ -192,6 +253,10 @@ impl HostConfig {
                 .unwrap_or(10 * 1024 * 1024),
             drain: Duration::from_secs(args.drain_secs.or(file.drain_secs).unwrap_or(30)),
             cache_dir: args.cache_dir.or(file.cache_dir),
+            bus,
+            workers: args.workers.or(file.workers).unwrap_or(64),
+            reclaim_idle: Duration::from_secs(reclaim_idle_secs),
+            max_attempts,
             card_v03: args.card_v03.or(file.card_v03).unwrap_or(true),
         })
     }
@@ -241,6 +306,45 @@ mod tests {
         assert_eq!(cfg.store, StoreSpec::Memory);
         assert_eq!(cfg.default_agent.as_deref(), Some("tck"));
         assert_eq!(cfg.blocking_timeout, Duration::from_secs(60));
+        assert!(cfg.card_v03, "0.3 card members are on by default");
+        let off = HostConfig::resolve(ServeArgs {
+            config: Some(path),
+            card_v03: Some(false),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!off.card_v03);
+    }
+
+    #[test]
+    fn bus_settings_resolve_and_are_checked() {
+        let cfg = HostConfig::resolve(ServeArgs {
+            store: Some(StoreSpec::Postgres("postgres://h/db".into())),
+            bus: Some("redis://127.0.0.1:6379/?prefix=x".into()),
+            workers: Some(0),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.bus.as_deref(), Some("redis://127.0.0.1:6379/?prefix=x"));
+        assert_eq!(cfg.workers, 0);
+        assert_eq!(cfg.reclaim_idle, Duration::from_secs(30));
+        assert_eq!(cfg.max_attempts, 3);
+        let memory = HostConfig::resolve(ServeArgs {
+            store: Some(StoreSpec::Memory),
+            bus: Some("redis://h".into()),
+            ..Default::default()
+        });
+        assert!(memory.unwrap_err().contains("memory"));
+        let bad = HostConfig::resolve(ServeArgs {
+            bus: Some("amqp://h".into()),
+            ..Default::default()
+        });
+        assert!(bad.unwrap_err().contains("redis://"));
+        let zero = HostConfig::resolve(ServeArgs {
+            max_attempts: Some(0),
+            ..Default::default()
+        });
+        assert!(zero.is_err());
     }
 
     #[test]
