@@ -787,3 +787,41 @@ async fn canceling_a_paused_task_ends_its_subscriptions() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_stream_carries_the_task_once() {
+    // Subscribing before the agent's first action: the snapshot is the
+    // task; the logged task event that follows arrives as a status update.
+    for (name, f) in fixtures() {
+        let mut req = send("slow");
+        req.configuration = Some(SendMessageConfiguration {
+            return_immediately: true,
+            ..Default::default()
+        });
+        let t = task_of(f.manager.send_message("a", req).await.unwrap());
+        let events: Vec<_> = f
+            .manager
+            .subscribe(
+                "a",
+                SubscribeToTaskRequest {
+                    id: t.id.clone(),
+                    ..Default::default()
+                },
+                None,
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        let tasks = events
+            .iter()
+            .filter(|e| matches!(e.event, StreamResponse::Task(_)))
+            .count();
+        assert_eq!(tasks, 1, "{name}: {events:?}");
+        assert!(matches!(events[0].event, StreamResponse::Task(_)));
+        assert_eq!(
+            events.last().unwrap().event.state(),
+            Some(TaskState::Completed)
+        );
+    }
+}

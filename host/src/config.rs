@@ -203,9 +203,7 @@ impl HostConfig {
                 || bus.starts_with("redis+unix://")
                 || bus.starts_with("unix://"))
             {
-                return Err(
-                    "unknown bus: use `redis://HOST[:PORT][/DB][?prefix=NAME]`".to_string()
-                );
+                return Err("unknown bus: use `redis://HOST[:PORT][/DB][?prefix=NAME]`".to_string());
             }
             if store == StoreSpec::Memory {
                 return Err(

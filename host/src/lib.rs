@@ -12,6 +12,7 @@
 //!   [`agent::TaskContext`] it acts through.
 //! - [`manager`]: the task manager — lifecycle, event logs, streaming,
 //!   cancellation, multi-turn; the one place task state changes.
+//! - [`bus`]: how several host processes share work and events (Redis).
 //! - [`store`]: storage behind the [`store::Store`] trait (memory, SQLite).
 //! - [`registry`]: the agents served, by name, hot-swappable.
 //! - [`server`]: the HTTP surface — bindings, cards, routing.
@@ -26,6 +27,7 @@
 //! nest into its own app; see `examples/embed`.
 
 pub mod agent;
+pub mod bus;
 pub mod client;
 pub mod compat;
 pub mod config;

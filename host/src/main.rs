@@ -93,16 +93,23 @@ fn init_tracing() {
 }
 
 async fn open_store(spec: &StoreSpec) -> Result<Arc<dyn Store>, String> {
-    match spec {
-        StoreSpec::Memory => Ok(Arc::new(a2a_host::store::memory::MemoryStore::new())),
-        StoreSpec::Sqlite(path) => a2a_host::store::sqlite::SqliteStore::open(path)
-            .map(|s| Arc::new(s) as Arc<dyn Store>)
-            .map_err(|e| format!("cannot open the SQLite store {}: {e}", path.display())),
-        StoreSpec::Postgres(_) => Err(
-            "the PostgreSQL store is not available in this build yet; use sqlite:PATH or memory"
-                .into(),
-        ),
-    }
+    a2a_host::store::open(spec).await
+}
+
+/// The bus the processes of a deployment share, or the local one.
+async fn open_bus(config: &HostConfig) -> Result<Arc<dyn a2a_host::bus::Bus>, String> {
+    use a2a_host::bus::redis::{RedisBus, RedisBusConfig};
+    let Some(url) = &config.bus else {
+        return Ok(Arc::new(a2a_host::bus::LocalBus));
+    };
+    let bus = RedisBus::connect(RedisBusConfig {
+        reclaim_idle: config.reclaim_idle,
+        max_attempts: config.max_attempts,
+        ..RedisBusConfig::new(url.clone())
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(bus)
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
@@ -111,14 +118,20 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing::info!(store = %store.describe(), "store open");
 
     let registry = AgentRegistry::new();
-    let manager = TaskManager::new(
+    let bus = open_bus(&config).await?;
+    if bus.is_shared() {
+        tracing::info!(bus = %bus.describe(), workers = config.workers, "bus ready");
+    }
+    let manager = TaskManager::with_bus(
         store,
         registry.clone(),
         ManagerConfig {
             blocking_timeout: config.blocking_timeout,
             cancel_grace: config.cancel_grace,
+            workers: config.workers,
             ..Default::default()
         },
+        bus,
     );
     manager.recover().await.map_err(|e| e.to_string())?;
 
@@ -142,6 +155,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         tracing::warn!(file = %path.display(), %why, "file ignored");
     }
     let watcher = folder.watch()?;
+    // Claim queued work only once the agents are loaded.
+    manager.start_bus();
 
     let server_config = ServerConfig {
         public_url: config.public_url.clone(),

@@ -27,21 +27,43 @@
 //! - Terminal tasks never change; every write re-checks the stored version.
 //! - Event sequence numbers are assigned by the store and are gap-free; the
 //!   broadcast carries them, so a lagging stream refills from the store.
+//!
+//! # Several processes (a shared [`Bus`])
+//! With [`TaskManager::with_bus`] and a shared bus (Redis), processes that
+//! share a store also share the work:
+//! - `start` writes the task as above, then **queues** the turn as a
+//!   [`Job`] instead of running it. Every process runs a worker that claims
+//!   jobs while it has free slots ([`ManagerConfig::workers`]), loads the
+//!   task from the store, rebuilds the turn's input (the latest user message,
+//!   the history before it, the task's metadata) and runs the turn here.
+//! - Every committed write is also published on the bus. Each task channel
+//!   open here has a **bridge** that, on a wake-up (or every few seconds,
+//!   from the store), sends the events it has not seen yet into the local
+//!   broadcast. Streams dedupe by sequence number and refill gaps from the
+//!   store, so a bridge may skip events: sending a later one is enough.
+//! - A blocking send waits on the task's channel for a resting state or a
+//!   direct message, wherever the turn runs, then reads the task.
+//! - A cancel of a task that runs elsewhere is written to the store (the
+//!   running process's next write conflicts and it stops) and signalled;
+//!   the process running the turn fires its cancel token at once.
+//! - `recover` does nothing: a turn whose process died is reclaimed from
+//!   the queue by another process instead.
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use parking_lot::Mutex as SyncMutex;
-use tokio::sync::{Mutex, broadcast, mpsc, watch};
+use tokio::sync::{Mutex, Notify, broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::{Action, ActionError, Agent, AgentError, TaskContext, TurnInput, TurnSink};
+use crate::bus::{Bus, Job, JobOutcome, LocalBus, Worker};
 use crate::error::A2aError;
 use crate::model::{
     CancelTaskRequest, GetTaskRequest, ListTaskPushConfigsRequest, ListTaskPushConfigsResponse,
@@ -63,6 +85,10 @@ pub struct ManagerConfig {
     /// Capacity of each task's live event channel. A stream that falls
     /// further behind refills from the store's event log.
     pub broadcast_capacity: usize,
+    /// With a shared bus: how many turns this process runs at once; it
+    /// claims no more jobs while full, and none at all with 0 (it then only
+    /// accepts requests). Without a shared bus every accepted turn runs.
+    pub workers: usize,
 }
 
 impl Default for ManagerConfig {
@@ -71,6 +97,7 @@ impl Default for ManagerConfig {
             blocking_timeout: Duration::from_secs(60),
             cancel_grace: Duration::from_secs(2),
             broadcast_capacity: 256,
+            workers: 64,
         }
     }
 }
@@ -98,6 +125,9 @@ struct Inner {
     store: Arc<dyn Store>,
     registry: AgentRegistry,
     config: ManagerConfig,
+    bus: Arc<dyn Bus>,
+    /// `bus.is_shared()`: turns go through the bus's work queue.
+    shared: bool,
     /// Tasks with a running turn, by id.
     live: SyncMutex<HashMap<String, Arc<LiveTask>>>,
     /// The live event channel of every task that has a turn or a stream
@@ -131,10 +161,27 @@ struct TaskChannel {
     task_id: String,
     sender: broadcast::Sender<SequencedEvent>,
     manager: Weak<Inner>,
+    /// The highest sequence number sent on this channel.
+    last_sent: AtomicU64,
+    /// The highest sequence number a bus wake-up announced.
+    announced: AtomicU64,
+    /// Wakes the channel's bridge (shared bus only).
+    wake: Arc<Notify>,
+}
+
+impl TaskChannel {
+    fn send(&self, event: SequencedEvent) {
+        if let Some(seq) = event.seq {
+            self.last_sent.fetch_max(seq, Ordering::SeqCst);
+        }
+        let _ = self.sender.send(event);
+    }
 }
 
 impl Drop for TaskChannel {
     fn drop(&mut self) {
+        // Let the bridge (if any) notice that the channel is gone.
+        self.wake.notify_one();
         if let Some(inner) = self.manager.upgrade() {
             let mut channels = inner.channels.lock();
             if channels
@@ -167,12 +214,47 @@ struct LiveState {
 }
 
 impl TaskManager {
+    /// A manager for one process: it runs every turn it accepts.
     pub fn new(store: Arc<dyn Store>, registry: AgentRegistry, config: ManagerConfig) -> Self {
+        Self::build(store, registry, config, Arc::new(LocalBus))
+    }
+
+    /// A manager that shares work and events with other processes through
+    /// `bus` (and a store they share). It claims no jobs and hears no
+    /// signals until [`TaskManager::start_bus`]: load the agents first. With
+    /// a bus that is not shared this is [`TaskManager::new`].
+    pub fn with_bus(
+        store: Arc<dyn Store>,
+        registry: AgentRegistry,
+        config: ManagerConfig,
+        bus: Arc<dyn Bus>,
+    ) -> Self {
+        Self::build(store, registry, config, bus)
+    }
+
+    /// Starts the bus's worker and signal loops (once; later calls do
+    /// nothing). Must be called inside a Tokio runtime.
+    pub fn start_bus(&self) {
+        if self.inner.shared {
+            self.inner.bus.clone().start(Arc::new(ClusterWorker {
+                inner: Arc::downgrade(&self.inner),
+            }));
+        }
+    }
+
+    fn build(
+        store: Arc<dyn Store>,
+        registry: AgentRegistry,
+        config: ManagerConfig,
+        bus: Arc<dyn Bus>,
+    ) -> Self {
         TaskManager {
             inner: Arc::new(Inner {
                 store,
                 registry,
                 config,
+                shared: bus.is_shared(),
+                bus,
                 live: SyncMutex::new(HashMap::new()),
                 channels: SyncMutex::new(HashMap::new()),
                 draining: AtomicBool::new(false),
@@ -192,6 +274,11 @@ impl TaskManager {
 
     pub fn config(&self) -> &ManagerConfig {
         &self.inner.config
+    }
+
+    /// The bus this manager shares work and events through.
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.inner.bus
     }
 
     /// Number of turns running right now.
@@ -222,6 +309,23 @@ impl TaskManager {
                     .settle_existing(*stored, return_immediately, history_length)
                     .await;
             }
+            Started::Queued(queued) => {
+                let Queued {
+                    channel,
+                    rx,
+                    mut task,
+                    last_seq,
+                    ..
+                } = *queued;
+                if !return_immediately {
+                    if let Some(reply) = self.wait_resting(channel, rx, last_seq).await {
+                        return Ok(SendMessageResponse::Message(reply));
+                    }
+                    task = self.current_task(agent, &task.id).await?;
+                }
+                task.truncate_history(history_length);
+                return Ok(SendMessageResponse::Task(task));
+            }
             Started::Turn(live) => live,
         };
         let mut settled = live.settled.subscribe();
@@ -248,6 +352,23 @@ impl TaskManager {
     ) -> Result<EventStream, A2aError> {
         match self.start(agent, req).await? {
             Started::Existing(stored) => self.stream_existing(*stored).await,
+            Started::Queued(queued) => {
+                let Queued {
+                    channel,
+                    rx,
+                    task,
+                    last_seq,
+                    first_turn,
+                } = *queued;
+                if first_turn {
+                    return Ok(self.forward(channel, rx, 0, None, true, None));
+                }
+                let first = SequencedEvent {
+                    seq: Some(last_seq),
+                    event: StreamResponse::Task(task),
+                };
+                Ok(self.forward(channel, rx, last_seq, Some(first), true, None))
+            }
             Started::Turn(live) => {
                 // Whatever the turn published before we subscribed is in the
                 // log, and `forward` catches up from there.
@@ -376,7 +497,16 @@ impl TaskManager {
                 .write_status(&stored, TaskState::Canceled, "canceled by the client")
                 .await
             {
-                Ok(task) => return Ok(task),
+                Ok(task) => {
+                    if self.inner.shared
+                        && let Err(e) = self.inner.bus.signal_cancel(&task.id).await
+                    {
+                        // The cancel is stored: the running turn's next
+                        // write conflicts and stops it anyway.
+                        tracing::warn!(task = %task.id, error = %e, "could not signal the cancel to the process running the task");
+                    }
+                    return Ok(task);
+                }
                 Err(StoreError::Conflict { .. }) => {
                     // A turn may have started meanwhile; retry via either path.
                     let now_live = self.inner.live.lock().contains_key(&req.id);
@@ -515,7 +645,14 @@ impl TaskManager {
     /// starts (single-process deployments), so it is failed with a reason
     /// that says so. Interrupted tasks are left alone: they wait for the
     /// client. Returns how many tasks were failed.
+    ///
+    /// With a shared bus this does nothing: other processes may be running
+    /// those tasks, and a turn whose process died is reclaimed from the
+    /// work queue instead.
     pub async fn recover(&self) -> Result<usize, A2aError> {
+        if self.inner.shared {
+            return Ok(0);
+        }
         let ids = self
             .inner
             .store
@@ -589,8 +726,12 @@ impl TaskManager {
             .lock()
             .get(&task.id)
             .and_then(Weak::upgrade);
+        if self.inner.shared {
+            self.publish(&task.id, vec![(committed.first_seq, event.clone())])
+                .await;
+        }
         if let Some(channel) = channel {
-            let _ = channel.sender.send(SequencedEvent {
+            channel.send(SequencedEvent {
                 seq: Some(committed.first_seq),
                 event,
             });
@@ -630,6 +771,10 @@ impl TaskManager {
             .is_some_and(|c| c.task_push_notification_config.is_some())
         {
             return Err(A2aError::PushNotificationNotSupported);
+        }
+        if self.inner.shared {
+            // An outage is a clean 503 before anything is written.
+            self.inner.bus.ready().await?;
         }
 
         match message.task_id.clone().filter(|t| !t.is_empty()) {
@@ -723,7 +868,7 @@ impl TaskManager {
             first_turn: true,
             turn_over: false,
         };
-        Ok(Started::Turn(self.spawn_turn(agent, input, state)))
+        self.launch(agent, input, state).await
     }
 
     async fn continue_task(
@@ -813,6 +958,10 @@ impl TaskManager {
                 metadata,
                 accepted_output_modes,
             };
+            if self.inner.shared {
+                self.publish(task_id, vec![(committed.first_seq, events[0].clone())])
+                    .await;
+            }
             let live_state = LiveState {
                 task: next,
                 version: committed.version,
@@ -821,7 +970,7 @@ impl TaskManager {
                 first_turn: false,
                 turn_over: false,
             };
-            return Ok(Started::Turn(self.spawn_turn(agent, input, live_state)));
+            return self.launch(agent, input, live_state).await;
         }
         Err(A2aError::Internal(format!(
             "task `{task_id}` kept changing while the follow-up was being accepted"
@@ -860,8 +1009,65 @@ impl TaskManager {
         }
     }
 
+    /// Runs an accepted turn: here (one process), or through the shared
+    /// work queue on whichever process claims it.
+    async fn launch(
+        &self,
+        agent: LoadedAgent,
+        input: TurnInput,
+        state: LiveState,
+    ) -> Result<Started, A2aError> {
+        if !self.inner.shared {
+            return Ok(Started::Turn(self.spawn_turn(agent, input, state)));
+        }
+        // Subscribe before queueing: nothing the turn writes is missed.
+        let channel = self.channel(&input.task_id);
+        let rx = channel.sender.subscribe();
+        let job = Job {
+            v: Job::VERSION,
+            task_id: input.task_id.clone(),
+            agent: input.agent.clone(),
+            first_turn: state.first_turn,
+            message_id: input.message.message_id.clone(),
+            accepted_output_modes: input.accepted_output_modes.clone(),
+        };
+        if let Err(e) = self.inner.bus.enqueue(&job).await {
+            // Do not leave the task waiting for a turn that never comes.
+            let stored = StoredTask {
+                task: state.task.clone(),
+                version: state.version,
+                agent: input.agent.clone(),
+                last_seq: state.last_seq,
+            };
+            let reason = "the work queue was unavailable when this message arrived; \
+                          send it again with a new message id";
+            if let Err(w) = self.write_status(&stored, TaskState::Failed, reason).await {
+                tracing::warn!(task = %input.task_id, error = %w, "could not fail a task that was not queued");
+            }
+            return Err(e.into());
+        }
+        Ok(Started::Queued(Box::new(Queued {
+            channel,
+            rx,
+            task: state.task,
+            last_seq: state.last_seq,
+            first_turn: state.first_turn,
+        })))
+    }
+
     /// Registers a live task and spawns its turn.
     fn spawn_turn(&self, agent: LoadedAgent, input: TurnInput, state: LiveState) -> Arc<LiveTask> {
+        let live = self.register_turn(&input, state);
+        let manager = self.clone();
+        let turn_live = live.clone();
+        tokio::spawn(async move {
+            manager.run_turn(agent.agent, input, turn_live).await;
+        });
+        live
+    }
+
+    /// Registers a live task whose turn is about to run.
+    fn register_turn(&self, input: &TurnInput, state: LiveState) -> Arc<LiveTask> {
         let live = Arc::new(LiveTask {
             agent: input.agent.clone(),
             task_id: input.task_id.clone(),
@@ -876,11 +1082,6 @@ impl TaskManager {
             .lock()
             .insert(live.task_id.clone(), live.clone());
         self.inner.running_turns.fetch_add(1, Ordering::SeqCst);
-        let manager = self.clone();
-        let turn_live = live.clone();
-        tokio::spawn(async move {
-            manager.run_turn(agent.agent, input, turn_live).await;
-        });
         live
     }
 
@@ -989,13 +1190,25 @@ impl TaskManager {
                 st.task = next;
                 st.version = committed.version;
                 st.started = true;
+                let published: Vec<(u64, StreamResponse)> = if self.inner.shared {
+                    events
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| (committed.first_seq + i as u64, e.clone()))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 for (i, event) in events.into_iter().enumerate() {
                     let seq = committed.first_seq + i as u64;
                     st.last_seq = seq;
-                    let _ = live.channel.sender.send(SequencedEvent {
+                    live.channel.send(SequencedEvent {
                         seq: Some(seq),
                         event,
                     });
+                }
+                if self.inner.shared {
+                    self.publish(&live.task_id, published).await;
                 }
                 Ok(())
             }
@@ -1068,10 +1281,15 @@ impl TaskManager {
                 st.last_seq = committed.first_seq;
                 st.turn_over = true;
                 live.turn_over.store(true, Ordering::SeqCst);
-                let _ = live.channel.sender.send(SequencedEvent {
+                live.channel.send(SequencedEvent {
                     seq: Some(committed.first_seq),
                     event: StreamResponse::Message(reply.clone()),
                 });
+                if self.inner.shared {
+                    let event = StreamResponse::Message(reply.clone());
+                    self.publish(&live.task_id, vec![(committed.first_seq, event)])
+                        .await;
+                }
                 live.settled.send_replace(Some(Settled::Reply(reply)));
                 Ok(())
             }
@@ -1210,6 +1428,19 @@ impl TaskManager {
                 live.state.lock().await.task.clone()
             }
             Some(live) => live.state.lock().await.task.clone(),
+            None if self.inner.shared
+                && !return_immediately
+                && !resting(stored.task.status.state) =>
+            {
+                // Its turn runs (or is queued) elsewhere: wait like a fresh
+                // blocking send would.
+                let channel = self.channel(&stored.task.id);
+                let rx = channel.sender.subscribe();
+                if let Some(reply) = self.wait_resting(channel, rx, stored.last_seq).await {
+                    return Ok(SendMessageResponse::Message(reply));
+                }
+                self.stored_task(&stored.agent, &stored.task.id).await?.task
+            }
             None => stored.task,
         };
         // A task answered by a direct reply reports the reply again.
@@ -1235,9 +1466,285 @@ impl TaskManager {
             task_id: task_id.to_string(),
             sender,
             manager: Arc::downgrade(&self.inner),
+            last_sent: AtomicU64::new(0),
+            announced: AtomicU64::new(0),
+            wake: Arc::new(Notify::new()),
         });
         channels.insert(task_id.to_string(), Arc::downgrade(&channel));
+        if self.inner.shared {
+            self.spawn_bridge(&channel);
+        }
         channel
+    }
+
+    /// Feeds a task channel with the events other processes write: on each
+    /// bus wake-up from the bus's copy of the log, and every
+    /// [`BRIDGE_POLL`] from the store (wake-ups are not guaranteed). Ends
+    /// when the channel is dropped.
+    fn spawn_bridge(&self, channel: &Arc<TaskChannel>) {
+        let weak = Arc::downgrade(channel);
+        let wake = channel.wake.clone();
+        let bus = self.inner.bus.clone();
+        let store = self.inner.store.clone();
+        tokio::spawn(async move {
+            loop {
+                let polled = tokio::select! {
+                    _ = wake.notified() => false,
+                    _ = tokio::time::sleep(BRIDGE_POLL) => true,
+                };
+                let Some(channel) = weak.upgrade() else {
+                    return;
+                };
+                let sent = channel.last_sent.load(Ordering::SeqCst);
+                let announced = channel.announced.load(Ordering::SeqCst);
+                if !polled && announced <= sent {
+                    continue;
+                }
+                // Streams refill gaps from the store, so when nothing was
+                // sent yet only the newest event matters.
+                let after = if sent == 0 {
+                    announced.saturating_sub(1)
+                } else {
+                    sent
+                };
+                let events = if polled {
+                    store.events_after(&channel.task_id, after).await.ok()
+                } else {
+                    match bus.events_after(&channel.task_id, after).await {
+                        Ok(events) if events.last().is_some_and(|(s, _)| *s >= announced) => {
+                            Some(events)
+                        }
+                        // Missing or behind on the bus: the store has all.
+                        _ => store.events_after(&channel.task_id, after).await.ok(),
+                    }
+                };
+                let Some(mut events) = events else { continue };
+                if sent == 0 && events.len() > 1 {
+                    events.drain(..events.len() - 1);
+                }
+                for (seq, event) in events {
+                    if seq > channel.last_sent.load(Ordering::SeqCst) {
+                        channel.send(SequencedEvent {
+                            seq: Some(seq),
+                            event,
+                        });
+                    }
+                }
+            }
+        });
+    }
+
+    /// Waits (up to the blocking timeout) on a task's channel until the
+    /// task rests or answers with a direct message, which is returned.
+    async fn wait_resting(
+        &self,
+        channel: Arc<TaskChannel>,
+        rx: broadcast::Receiver<SequencedEvent>,
+        after: u64,
+    ) -> Option<Message> {
+        let mut stream = self.forward(channel, rx, after, None, true, None);
+        let wait = async {
+            while let Some(item) = stream.next().await {
+                if let StreamResponse::Message(m) = item.event {
+                    return Some(m);
+                }
+            }
+            None
+        };
+        tokio::time::timeout(self.inner.config.blocking_timeout, wait)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Copies committed events to the bus. A failure is logged, not
+    /// returned: the events are stored, and streams elsewhere catch up from
+    /// the store.
+    async fn publish(&self, task_id: &str, events: Vec<(u64, StreamResponse)>) {
+        if let Err(e) = self.inner.bus.publish_events(task_id, &events).await {
+            tracing::warn!(task = %task_id, error = %e, "could not publish events on the bus");
+        }
+    }
+
+    /// A bus wake-up: the task's log grew to `seq`.
+    fn wake_channel(&self, task_id: &str, seq: u64) {
+        let channel = self
+            .inner
+            .channels
+            .lock()
+            .get(task_id)
+            .and_then(Weak::upgrade);
+        if let Some(channel) = channel {
+            channel.announced.fetch_max(seq, Ordering::SeqCst);
+            if seq > channel.last_sent.load(Ordering::SeqCst) {
+                channel.wake.notify_one();
+            }
+        }
+    }
+
+    /// Wake-ups may have been lost: every bridge looks again.
+    fn resync_channels(&self) {
+        let channels: Vec<_> = self
+            .inner
+            .channels
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for channel in channels {
+            channel.announced.fetch_max(
+                channel.last_sent.load(Ordering::SeqCst) + 1,
+                Ordering::SeqCst,
+            );
+            channel.wake.notify_one();
+        }
+    }
+
+    /// A cancel signal from another process: if the task's turn runs here,
+    /// take the stored (canceled) state and stop the agent.
+    fn remote_cancel(&self, task_id: &str) {
+        let Some(live) = self.inner.live.lock().get(task_id).cloned() else {
+            return;
+        };
+        let store = self.inner.store.clone();
+        tokio::spawn(async move {
+            let mut st = live.state.lock().await;
+            match store.get_task(&live.task_id).await {
+                Ok(Some(fresh)) if fresh.task.status.state.is_terminal() => {
+                    if fresh.version > st.version {
+                        st.task = fresh.task;
+                        st.version = fresh.version;
+                        st.last_seq = fresh.last_seq;
+                        st.started = true;
+                    }
+                    if !st.turn_over {
+                        st.turn_over = true;
+                        live.turn_over.store(true, Ordering::SeqCst);
+                        live.settled.send_replace(Some(Settled::Resting));
+                    }
+                }
+                // Not canceled after all (a stale signal): keep running.
+                Ok(_) => return,
+                // The signal only follows a stored cancel: trust it.
+                Err(e) => {
+                    tracing::debug!(task = %live.task_id, error = %e, "cancel signal: cannot read the task; stopping it anyway");
+                }
+            }
+            drop(st);
+            tracing::info!(task = %live.task_id, "canceled on another host process; stopping the agent");
+            live.cancel.cancel();
+        });
+    }
+
+    /// Runs a queued turn claimed from the bus, to its end.
+    async fn run_job(&self, job: Job, attempt: u32) -> JobOutcome {
+        if self
+            .inner
+            .live
+            .lock()
+            .get(&job.task_id)
+            .is_some_and(|l| !l.turn_over.load(Ordering::SeqCst))
+        {
+            // A turn of this task already runs here.
+            return JobOutcome::Done;
+        }
+        let stored = match self.inner.store.get_task(&job.task_id).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => {
+                tracing::warn!(task = %job.task_id, "queued task not found in the store; dropped");
+                return JobOutcome::Done;
+            }
+            Err(e) => return JobOutcome::Retry(format!("cannot read the task: {e}")),
+        };
+        if stored.agent != job.agent {
+            tracing::warn!(task = %job.task_id, agent = %job.agent, "queued task belongs to another agent; dropped");
+            return JobOutcome::Done;
+        }
+        let task = &stored.task;
+        if resting(task.status.state) {
+            // Canceled before it ran, or finished by a process that died
+            // before it could acknowledge the job.
+            return JobOutcome::Done;
+        }
+        let Some(at) = task.history.iter().rposition(|m| m.role == Role::User) else {
+            self.fail_stored(&stored, "the task has no user message to run")
+                .await;
+            return JobOutcome::Done;
+        };
+        if task.history[at].message_id != job.message_id {
+            // A later turn has started since: this job is stale.
+            return JobOutcome::Done;
+        }
+        let Some(agent) = self.inner.registry.get(&job.agent) else {
+            let reason = format!(
+                "agent `{}` is not served by the host process that took this task",
+                job.agent
+            );
+            self.fail_stored(&stored, &reason).await;
+            return JobOutcome::Done;
+        };
+        if attempt > 1 {
+            tracing::info!(task = %job.task_id, attempt, "running a task again after its host process died");
+        }
+        let input = TurnInput {
+            agent: job.agent.clone(),
+            task_id: task.id.clone(),
+            context_id: task.context_id.clone(),
+            message: task.history[at].clone(),
+            history: task.history[..at].to_vec(),
+            metadata: task.metadata.clone(),
+            accepted_output_modes: job.accepted_output_modes,
+        };
+        let state = LiveState {
+            task: stored.task.clone(),
+            version: stored.version,
+            last_seq: stored.last_seq,
+            started: stored.last_seq > 0 || !job.first_turn,
+            first_turn: job.first_turn,
+            turn_over: false,
+        };
+        let live = self.register_turn(&input, state);
+        self.clone().run_turn(agent.agent, input, live).await;
+        JobOutcome::Done
+    }
+
+    /// The processes that ran a job died `attempts` times: fail its task.
+    async fn give_up_job(&self, job: &Job, attempts: u32) -> Result<bool, String> {
+        for _ in 0..8 {
+            let stored = match self.inner.store.get_task(&job.task_id).await {
+                Ok(Some(stored)) => stored,
+                Ok(None) => return Ok(false),
+                Err(e) => return Err(format!("cannot read the task: {e}")),
+            };
+            let task = &stored.task;
+            let current = task
+                .history
+                .iter()
+                .rev()
+                .find(|m| m.role == Role::User)
+                .is_some_and(|m| m.message_id == job.message_id);
+            if resting(task.status.state) || !current {
+                return Ok(false);
+            }
+            let reason = format!(
+                "the task was run {attempts} times and its host process died each time; \
+                 it is not retried again"
+            );
+            match self.write_status(&stored, TaskState::Failed, &reason).await {
+                Ok(_) => return Ok(true),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(format!("cannot fail the task: {e}")),
+            }
+        }
+        Err("the task kept changing".into())
+    }
+
+    /// Fails a task that has no turn running, logging if that fails.
+    async fn fail_stored(&self, stored: &StoredTask, reason: &str) {
+        tracing::warn!(task = %stored.task.id, %reason, "failing a queued task");
+        if let Err(e) = self.write_status(stored, TaskState::Failed, reason).await {
+            tracing::warn!(task = %stored.task.id, error = %e, "could not fail a queued task");
+        }
     }
 
     /// The stream for a repeated streaming send: the task as it is, then
@@ -1273,6 +1780,25 @@ impl TaskManager {
                 .state()
                 .is_some_and(|s| s.is_terminal() || (end_on_interrupted && s.is_interrupted())),
         };
+        // A stream carries the task itself once, first. The log's own task
+        // event (a new task's first action) reaches a stream that already
+        // sent a snapshot as the status update it amounts to.
+        let mut sent_task = first.is_some();
+        let mut once = move |event: StreamResponse| match event {
+            StreamResponse::Task(task) if sent_task => {
+                StreamResponse::StatusUpdate(TaskStatusUpdateEvent {
+                    task_id: task.id,
+                    context_id: task.context_id,
+                    status: task.status,
+                    metadata: None,
+                })
+            }
+            StreamResponse::Task(task) => {
+                sent_task = true;
+                StreamResponse::Task(task)
+            }
+            other => other,
+        };
         let (tx, out) = mpsc::channel::<SequencedEvent>(64);
         let store = self.inner.store.clone();
         tokio::spawn(async move {
@@ -1300,6 +1826,7 @@ impl TaskManager {
                     };
                     for (seq, event) in events {
                         last = seq;
+                        let event = once(event);
                         let end = ends(&event);
                         if tx
                             .send(SequencedEvent {
@@ -1337,6 +1864,10 @@ impl TaskManager {
                                 continue;
                             }
                             last = seq;
+                            let ev = SequencedEvent {
+                                seq: ev.seq,
+                                event: once(ev.event),
+                            };
                             let end = ends(&ev.event);
                             if tx.send(ev).await.is_err() || end {
                                 return;
@@ -1371,6 +1902,77 @@ enum Started {
     /// A repeated message id: the task it created before.
     Existing(Box<StoredTask>),
     Turn(Arc<LiveTask>),
+    /// Queued on the shared bus: any process may run it.
+    Queued(Box<Queued>),
+}
+
+/// A turn queued on the shared bus, with a subscription to its task's
+/// channel taken before it was queued.
+struct Queued {
+    channel: Arc<TaskChannel>,
+    rx: broadcast::Receiver<SequencedEvent>,
+    /// The task as written when the message was accepted.
+    task: Task,
+    /// The last event logged before the turn was queued.
+    last_seq: u64,
+    first_turn: bool,
+}
+
+/// How often a bridged task channel reads the store for events it was not
+/// woken for.
+const BRIDGE_POLL: Duration = Duration::from_secs(3);
+
+/// The manager's side of a shared bus.
+struct ClusterWorker {
+    inner: Weak<Inner>,
+}
+
+impl ClusterWorker {
+    fn manager(&self) -> Option<TaskManager> {
+        self.inner.upgrade().map(|inner| TaskManager { inner })
+    }
+}
+
+#[async_trait]
+impl Worker for ClusterWorker {
+    fn capacity(&self) -> usize {
+        match self.manager() {
+            Some(m) if !m.is_draining() => m.inner.config.workers,
+            _ => 0,
+        }
+    }
+
+    async fn run(&self, job: Job, attempt: u32) -> JobOutcome {
+        match self.manager() {
+            Some(m) => m.run_job(job, attempt).await,
+            None => JobOutcome::Retry("the host is stopping".into()),
+        }
+    }
+
+    async fn give_up(&self, job: &Job, attempts: u32) -> Result<bool, String> {
+        match self.manager() {
+            Some(m) => m.give_up_job(job, attempts).await,
+            None => Err("the host is stopping".into()),
+        }
+    }
+
+    fn wake(&self, task_id: &str, seq: u64) {
+        if let Some(m) = self.manager() {
+            m.wake_channel(task_id, seq);
+        }
+    }
+
+    fn cancel(&self, task_id: &str) {
+        if let Some(m) = self.manager() {
+            m.remote_cancel(task_id);
+        }
+    }
+
+    fn resync(&self) {
+        if let Some(m) = self.manager() {
+            m.resync_channels();
+        }
+    }
 }
 
 /// The [`TurnSink`] the manager gives each turn.
@@ -1525,6 +2127,11 @@ fn status_event(task: &Task) -> StreamResponse {
         status: task.status.clone(),
         metadata: None,
     })
+}
+
+/// Terminal or interrupted: no turn runs.
+fn resting(state: TaskState) -> bool {
+    state.is_terminal() || state.is_interrupted()
 }
 
 fn state_word(state: TaskState) -> &'static str {
