@@ -256,7 +256,7 @@ async fn agent_errors_become_agent_errors() {
 async fn a_panic_fails_the_task_with_the_panic_message() {
     let agent = load(&guest("hostile"), "hostile", "").await;
     let reason = failed(ask(&agent, "panic").await.0);
-    assert!(reason.starts_with("agent trapped:"), "{reason}");
+    assert!(reason.starts_with("agent `hostile` trapped:"), "{reason}");
     assert!(
         reason.contains("hostile agent panicked on purpose"),
         "{reason}"
@@ -271,7 +271,10 @@ async fn a_panic_fails_the_task_with_the_panic_message() {
 async fn the_memory_limit_stops_a_hog() {
     let agent = load(&guest("hostile"), "hostile", "[limits]\nmemory_mb = 16").await;
     let reason = failed(ask(&agent, "hog").await.0);
-    assert_eq!(reason, "agent exceeded its 16 MiB memory limit");
+    assert_eq!(
+        reason,
+        "agent `hostile` exceeded its 16 MiB memory limit (limits.memory_mb)"
+    );
     let (result, _) = ask(&agent, "fine").await;
     result.unwrap();
 }
@@ -281,7 +284,10 @@ async fn the_time_limit_stops_an_endless_loop() {
     let agent = load(&guest("hostile"), "hostile", "[limits]\ntimeout_secs = 1").await;
     let started = Instant::now();
     let reason = failed(ask(&agent, "loop").await.0);
-    assert_eq!(reason, "agent exceeded its 1 s time limit");
+    assert_eq!(
+        reason,
+        "agent `hostile` exceeded its 1 s time limit (limits.timeout_secs)"
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
     let (result, _) = ask(&agent, "fine").await;
     result.unwrap();
@@ -565,7 +571,10 @@ async fn fuel_limits_a_metered_agent() {
         .await
         .unwrap();
     let reason = failed(ask(&agent, "loop").await.0);
-    assert_eq!(reason, "agent used up its fuel budget of 50000000");
+    assert_eq!(
+        reason,
+        "agent `hostile` used up its fuel budget of 50000000 (limits.fuel)"
+    );
     ask(&agent, "cheap").await.0.unwrap();
 }
 

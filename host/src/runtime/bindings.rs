@@ -9,8 +9,10 @@ use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::budget::{TurnBudget, artifact_size, parts_size};
 use super::http::OutboundHttp;
 use super::output::{GuestOutput, OutputBudget};
+use super::policy::Limits;
 use crate::agent::{ActionError, TaskContext};
 use crate::model::{Artifact, Message, Metadata, Part, PartContent, Role};
 
@@ -32,6 +34,8 @@ pub(crate) use generated::{Agent as AgentBindings, AgentPre};
 
 /// Longest `log` line an agent may write; longer lines are cut.
 const MAX_LOG_LINE: usize = 8 * 1024;
+/// Longest `fail` / `reject` reason; longer ones are cut.
+const MAX_REASON: usize = 16 * 1024;
 
 /// What a guest's `task-context` handle points at.
 pub struct TaskContextResource {
@@ -110,6 +114,8 @@ pub(crate) struct HostState {
     task: Arc<str>,
     config: Arc<BTreeMap<String, String>>,
     output: Arc<OutputBudget>,
+    /// What this turn may still emit.
+    pub budget: TurnBudget,
 }
 
 /// Inputs of [`HostState::new`].
@@ -121,6 +127,8 @@ pub(crate) struct StateParams {
     pub memory_bytes: usize,
     pub http: OutboundHttp,
     pub max_output_bytes: usize,
+    /// The agent's limits (for the emit budget of the turn).
+    pub limits: Limits,
 }
 
 impl HostState {
@@ -131,10 +139,16 @@ impl HostState {
             p.max_output_bytes,
         ));
         // Nothing is granted: no preopened directories, no environment, no
-        // arguments, stdin empty, sockets and name lookups denied.
+        // arguments, stdin empty, sockets and name lookups denied. (These are
+        // wasmtime-wasi's defaults too; they are spelled out so that a change
+        // of defaults cannot open anything.)
         let wasi = WasiCtx::builder()
             .stdout(GuestOutput::stdout(output.clone()))
             .stderr(GuestOutput::stderr(output.clone()))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
             .build();
         HostState {
             table: ResourceTable::new(),
@@ -142,10 +156,11 @@ impl HostState {
             http: WasiHttpCtx::new(),
             hooks: p.http,
             limiter: MemoryLimiter::new(p.memory_bytes),
-            agent: p.agent,
             task: p.task,
             config: p.config,
             output,
+            budget: TurnBudget::new(p.agent.clone(), &p.limits),
+            agent: p.agent,
         }
     }
 
@@ -164,6 +179,35 @@ impl HostState {
 
     fn context(&self, handle: &Resource<TaskContextResource>) -> wasmtime::Result<TaskContext> {
         Ok(self.table.get(handle)?.ctx.clone())
+    }
+
+    /// The context of an action on the task. Once the turn hit a limit its
+    /// task is over, and the guest was told so: a further action traps.
+    fn acting(&self, handle: &Resource<TaskContextResource>) -> wasmtime::Result<TaskContext> {
+        if let Some(why) = self.budget.hit() {
+            return Err(wasmtime::format_err!(
+                "{why}, and kept acting on its task afterwards"
+            ));
+        }
+        self.context(handle)
+    }
+
+    /// Charge an action to the turn's budget. When that hits a limit, fail
+    /// the task with the reason, log it, and hand the guest
+    /// `limit-exceeded`.
+    async fn charge(
+        &mut self,
+        ctx: &TaskContext,
+        charge: impl FnOnce(&mut TurnBudget) -> Result<(), String>,
+    ) -> Result<(), wit::ActionError> {
+        let Err(why) = charge(&mut self.budget) else {
+            return Ok(());
+        };
+        tracing::warn!(agent = %self.agent, task = %self.task, "{why}");
+        if let Err(e) = ctx.fail(why.clone()).await {
+            tracing::debug!(agent = %self.agent, task = %self.task, "could not fail the task: {e}");
+        }
+        Err(wit::ActionError::LimitExceeded(why))
     }
 }
 
@@ -369,7 +413,11 @@ impl wit::HostTaskContext for HostState {
         h: Resource<TaskContextResource>,
         message: Option<Vec<wit::Part>>,
     ) -> ActionResult<()> {
-        let ctx = self.context(&h)?;
+        let ctx = self.acting(&h)?;
+        let size = message.as_deref().map_or(0, parts_size);
+        if let Err(e) = self.charge(&ctx, |b| b.charge_event(size)).await {
+            return Ok(Err(e));
+        }
         act(async move {
             let parts = message.map(|p| parts_from_wit(p, "message")).transpose()?;
             ctx.send_status(parts).await
@@ -384,7 +432,11 @@ impl wit::HostTaskContext for HostState {
         append: bool,
         last_chunk: bool,
     ) -> ActionResult<()> {
-        let ctx = self.context(&h)?;
+        let ctx = self.acting(&h)?;
+        let size = artifact_size(&artifact);
+        if let Err(e) = self.charge(&ctx, |b| b.charge_event(size)).await {
+            return Ok(Err(e));
+        }
         act(async move {
             let artifact = artifact_from_wit(artifact)?;
             ctx.emit_artifact(artifact, append, last_chunk).await
@@ -397,7 +449,11 @@ impl wit::HostTaskContext for HostState {
         h: Resource<TaskContextResource>,
         message: Option<Vec<wit::Part>>,
     ) -> ActionResult<()> {
-        let ctx = self.context(&h)?;
+        let ctx = self.acting(&h)?;
+        let size = message.as_deref().map_or(0, parts_size);
+        if let Err(e) = self.charge(&ctx, |b| b.charge_bytes(size)).await {
+            return Ok(Err(e));
+        }
         act(async move {
             let parts = message.map(|p| parts_from_wit(p, "message")).transpose()?;
             ctx.complete(parts).await
@@ -410,7 +466,11 @@ impl wit::HostTaskContext for HostState {
         h: Resource<TaskContextResource>,
         message: Vec<wit::Part>,
     ) -> ActionResult<()> {
-        let ctx = self.context(&h)?;
+        let ctx = self.acting(&h)?;
+        let size = parts_size(&message);
+        if let Err(e) = self.charge(&ctx, |b| b.charge_bytes(size)).await {
+            return Ok(Err(e));
+        }
         act(async move { ctx.request_input(parts_from_wit(message, "message")?).await }).await
     }
 
@@ -419,21 +479,31 @@ impl wit::HostTaskContext for HostState {
         h: Resource<TaskContextResource>,
         message: Vec<wit::Part>,
     ) -> ActionResult<()> {
-        let ctx = self.context(&h)?;
+        let ctx = self.acting(&h)?;
+        let size = parts_size(&message);
+        if let Err(e) = self.charge(&ctx, |b| b.charge_bytes(size)).await {
+            return Ok(Err(e));
+        }
         act(async move { ctx.request_auth(parts_from_wit(message, "message")?).await }).await
     }
 
-    async fn fail(&mut self, h: Resource<TaskContextResource>, reason: String) -> ActionResult<()> {
-        let ctx = self.context(&h)?;
+    async fn fail(
+        &mut self,
+        h: Resource<TaskContextResource>,
+        mut reason: String,
+    ) -> ActionResult<()> {
+        let ctx = self.acting(&h)?;
+        truncate(&mut reason, MAX_REASON);
         act(ctx.fail(reason)).await
     }
 
     async fn reject(
         &mut self,
         h: Resource<TaskContextResource>,
-        reason: String,
+        mut reason: String,
     ) -> ActionResult<()> {
-        let ctx = self.context(&h)?;
+        let ctx = self.acting(&h)?;
+        truncate(&mut reason, MAX_REASON);
         act(ctx.reject(reason)).await
     }
 
@@ -442,7 +512,11 @@ impl wit::HostTaskContext for HostState {
         h: Resource<TaskContextResource>,
         message: Vec<wit::Part>,
     ) -> ActionResult<()> {
-        let ctx = self.context(&h)?;
+        let ctx = self.acting(&h)?;
+        let size = parts_size(&message);
+        if let Err(e) = self.charge(&ctx, |b| b.charge_bytes(size)).await {
+            return Ok(Err(e));
+        }
         act(async move { ctx.reply(parts_from_wit(message, "message")?).await }).await
     }
 

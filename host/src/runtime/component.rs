@@ -90,6 +90,10 @@ pub(crate) struct RuntimeInner {
     pub linker: Linker<HostState>,
     pub config: RuntimeConfig,
     pub pooling: bool,
+    /// Turn slots shared by all agents (`max_concurrent_total`).
+    pub turns: tokio::sync::Semaphore,
+    /// The number of those slots.
+    pub total_turns: u32,
     cache: Option<CompileCache>,
 }
 
@@ -122,12 +126,18 @@ impl WasmRuntime {
         let cache = config
             .resolved_cache_dir()
             .and_then(|dir| CompileCache::open(dir, &engine));
+        let mut total_turns = config.max_concurrent_total.max(1);
+        if pooling {
+            total_turns = total_turns.min(config.max_instances.max(1));
+        }
         Ok(WasmRuntime {
             inner: Arc::new(RuntimeInner {
                 engine,
                 linker,
                 config,
                 pooling,
+                turns: tokio::sync::Semaphore::new(total_turns as usize),
+                total_turns,
                 cache,
             }),
         })
@@ -146,6 +156,12 @@ impl WasmRuntime {
     /// The compile cache directory, if caching is on and usable.
     pub fn cache_dir(&self) -> Option<&Path> {
         self.inner.cache.as_ref().map(|c| c.dir.as_path())
+    }
+
+    /// Turns of all agents running right now (holding one of the
+    /// `max_concurrent_total` slots).
+    pub fn running_turns(&self) -> usize {
+        (self.inner.total_turns as usize).saturating_sub(self.inner.turns.available_permits())
     }
 
     /// The wasmtime engine.

@@ -30,6 +30,10 @@ pub struct RuntimeConfig {
     /// Instances that may exist at once when pooling (default 1000). Each
     /// running turn and each card read holds one.
     pub max_instances: u32,
+    /// Turns of all agents together that may run at once (default 64); a
+    /// turn beyond it waits, within its agent's `max_queued` and
+    /// `queue_timeout_secs`. Capped at `max_instances` when pooling.
+    pub max_concurrent_total: u32,
     /// Meter fuel in every agent (default off; epochs already bound time).
     /// Needed for `limits.fuel` in a policy to take effect.
     pub fuel_metering: bool,
@@ -56,6 +60,7 @@ impl Default for RuntimeConfig {
             compile_cache: true,
             pooling: None,
             max_instances: 1000,
+            max_concurrent_total: 64,
             fuel_metering: false,
             default_limits: Limits::default(),
             cancel_grace: Duration::from_secs(2),

@@ -23,6 +23,12 @@ use crate::model::AgentSkill;
 pub const MAX_MEMORY_MB: u64 = 4096;
 /// The largest `max_concurrent` a policy may set.
 pub const MAX_CONCURRENT: u32 = 10_000;
+/// The largest `max_queued` a policy may set.
+pub const MAX_QUEUED: u32 = 100_000;
+/// The largest `artifact_mb` a policy may set, in MiB.
+pub const MAX_ARTIFACT_MB: u64 = 4096;
+/// The largest `card_kb` a policy may set, in KiB.
+pub const MAX_CARD_KB: u64 = 16 * 1024;
 
 /// Resource limits of one agent, with defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,9 +44,23 @@ pub struct Limits {
     /// loaded version: after a hot reload, turns still running on the old
     /// version do not hold slots of the new one.
     pub max_concurrent: u32,
-    /// How long a turn waits for one of the `max_concurrent` slots before it
-    /// fails.
+    /// How long a turn waits for one of the `max_concurrent` slots (and for
+    /// a slot of the host-wide `RuntimeConfig::max_concurrent_total`) before
+    /// it fails.
     pub queue_timeout: Duration,
+    /// Turns of this agent that may wait for a slot; one more fails at once
+    /// instead of queueing.
+    pub max_queued: u32,
+    /// Bytes of content (artifact parts and status messages) one turn may
+    /// emit.
+    pub artifact_bytes: u64,
+    /// Events (status updates and artifact chunks) one turn may emit.
+    pub max_events: u64,
+    /// Events one turn may emit per second (a token bucket that holds one
+    /// second's worth, so short bursts are fine).
+    pub events_per_second: u32,
+    /// Bytes of text the agent's card may hold (all strings together).
+    pub card_bytes: usize,
 }
 
 impl Default for Limits {
@@ -51,6 +71,11 @@ impl Default for Limits {
             fuel: None,
             max_concurrent: 16,
             queue_timeout: Duration::from_secs(30),
+            max_queued: 64,
+            artifact_bytes: 16 * 1024 * 1024,
+            max_events: 10_000,
+            events_per_second: 1_000,
+            card_bytes: 64 * 1024,
         }
     }
 }
@@ -183,6 +208,11 @@ struct RawLimits {
     fuel: Option<u64>,
     max_concurrent: Option<u32>,
     queue_timeout_secs: Option<u64>,
+    max_queued: Option<u32>,
+    artifact_mb: Option<u64>,
+    max_events: Option<u64>,
+    events_per_second: Option<u32>,
+    card_kb: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -250,6 +280,40 @@ impl RawPolicy {
             .queue_timeout_secs
             .map(Duration::from_secs)
             .unwrap_or(defaults.queue_timeout);
+        let max_queued = l.max_queued.unwrap_or(defaults.max_queued);
+        if max_queued > MAX_QUEUED {
+            return Err(format!(
+                "limits.max_queued must be between 0 and {MAX_QUEUED}, not {max_queued}"
+            ));
+        }
+        let artifact_bytes = match l.artifact_mb {
+            Some(mb) if mb == 0 || mb > MAX_ARTIFACT_MB => {
+                return Err(format!(
+                    "limits.artifact_mb must be between 1 and {MAX_ARTIFACT_MB}, not {mb}"
+                ));
+            }
+            Some(mb) => mb * 1024 * 1024,
+            None => defaults.artifact_bytes,
+        };
+        let max_events = match l.max_events {
+            Some(0) => return Err("limits.max_events must be at least 1".into()),
+            Some(n) => n,
+            None => defaults.max_events,
+        };
+        let events_per_second = match l.events_per_second {
+            Some(0) => return Err("limits.events_per_second must be at least 1".into()),
+            Some(n) => n,
+            None => defaults.events_per_second,
+        };
+        let card_bytes = match l.card_kb {
+            Some(kb) if kb == 0 || kb > MAX_CARD_KB => {
+                return Err(format!(
+                    "limits.card_kb must be between 1 and {MAX_CARD_KB}, not {kb}"
+                ));
+            }
+            Some(kb) => (kb * 1024) as usize,
+            None => defaults.card_bytes,
+        };
 
         let network =
             Allowlist::parse(&self.network.allow).map_err(|e| format!("network.allow: {e}"))?;
@@ -304,6 +368,11 @@ impl RawPolicy {
                 fuel,
                 max_concurrent,
                 queue_timeout,
+                max_queued,
+                artifact_bytes,
+                max_events,
+                events_per_second,
+                card_bytes,
             },
             network,
             config,
@@ -332,6 +401,11 @@ mod tests {
             fuel = 1000000
             max_concurrent = 2
             queue_timeout_secs = 5
+            max_queued = 3
+            artifact_mb = 2
+            max_events = 100
+            events_per_second = 10
+            card_kb = 8
             [network]
             allow = ["https://api.openai.com", "http://127.0.0.1:*"]
             [config]
@@ -351,6 +425,11 @@ mod tests {
         assert_eq!(p.limits.fuel, Some(1_000_000));
         assert_eq!(p.limits.max_concurrent, 2);
         assert_eq!(p.limits.queue_timeout, Duration::from_secs(5));
+        assert_eq!(p.limits.max_queued, 3);
+        assert_eq!(p.limits.artifact_bytes, 2 * 1024 * 1024);
+        assert_eq!(p.limits.max_events, 100);
+        assert_eq!(p.limits.events_per_second, 10);
+        assert_eq!(p.limits.card_bytes, 8 * 1024);
         assert!(p.network.allows("https", "api.openai.com", 443));
         assert!(p.network.allows("http", "127.0.0.1", 9999));
         assert_eq!(p.config["model"], "gpt-4o-mini");
@@ -376,6 +455,13 @@ mod tests {
             ("[limits]\nmemory_mb = 5000", "memory_mb"),
             ("[limits]\ntimeout_secs = 0", "timeout_secs"),
             ("[limits]\nmax_concurrent = 0", "max_concurrent"),
+            ("[limits]\nmax_queued = 1000000", "max_queued"),
+            ("[limits]\nartifact_mb = 0", "artifact_mb"),
+            ("[limits]\nartifact_mb = 99999", "artifact_mb"),
+            ("[limits]\nmax_events = 0", "max_events"),
+            ("[limits]\nevents_per_second = 0", "events_per_second"),
+            ("[limits]\ncard_kb = 0", "card_kb"),
+            ("[limits]\nmemory_mb = -1", "memory_mb"),
             ("[network]\nallow = [\"ftp://x\"]", "network.allow"),
             ("[config]\nlist = [1]", "config.list"),
             ("[limits]\nmemory_mb = \"big\"", "memory_mb"),

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::{Store, Trap};
 
 use super::bindings::{AgentPre, HostState, StateParams, truncate, wit};
@@ -17,7 +18,8 @@ use super::policy::AgentPolicy;
 use crate::agent::{Agent, AgentError, AgentInfo, TaskContext};
 use crate::model::AgentSkill;
 
-/// Total bytes of text a card may carry (all strings together).
+/// Total bytes of text a card may carry (all strings together) by default;
+/// `limits.card_kb` in `NAME.toml` changes it per agent.
 pub const MAX_CARD_BYTES: usize = 64 * 1024;
 /// Skills a card may list.
 pub const MAX_CARD_SKILLS: usize = 256;
@@ -43,6 +45,9 @@ struct AgentInner {
     cache_hit: bool,
     source: Option<PathBuf>,
     slots: Semaphore,
+    /// Turns waiting for a slot (theirs or the host's), at most
+    /// `limits.max_queued`.
+    waiting: AtomicU32,
 }
 
 impl std::fmt::Debug for WasmAgent {
@@ -86,9 +91,10 @@ impl WasmAgent {
             digest: compiled.digest.clone(),
             cache_hit: compiled.cache_hit,
             source,
+            waiting: AtomicU32::new(0),
         };
         let card = inner.read_card().await?;
-        let mut info = card_to_info(card, name)?;
+        let mut info = card_to_info(card, name, inner.policy.limits.card_bytes)?;
         inner.policy.card.apply(&mut info);
         inner.info = info;
         Ok(WasmAgent {
@@ -133,6 +139,7 @@ impl AgentInner {
                 timeouts: rt.config.http_timeouts,
             },
             max_output_bytes: rt.config.max_output_bytes,
+            limits: limits.clone(),
         });
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -168,8 +175,8 @@ impl AgentInner {
             Ok(Err(e)) => {
                 let why = if store.data().limiter.exceeded {
                     format!(
-                        "card() exceeded the {} MiB memory limit",
-                        self.policy.limits.memory_mb
+                        "card() of agent `{}` exceeded its {} MiB memory limit",
+                        self.name, self.policy.limits.memory_mb
                     )
                 } else {
                     with_stderr(format!("card() failed: {e}"), &store.data().stderr_tail())
@@ -244,37 +251,147 @@ impl AgentInner {
             }
             Ended::TimedOut => {
                 let reason = format!(
-                    "agent exceeded its {} time limit",
+                    "agent `{}` exceeded its {} time limit (limits.timeout_secs)",
+                    self.name,
                     fmt_duration(limits.timeout)
                 );
                 tracing::warn!(agent = state.agent(), task = state.task(), "{reason}");
                 Err(AgentError::Failed(reason))
             }
-            Ended::Stopped => Err(AgentError::Failed(format!(
-                "agent was stopped: the task was canceled and the agent did not return within {}",
-                fmt_duration(grace)
-            ))),
+            Ended::Stopped => {
+                let reason = format!(
+                    "agent `{}` was stopped: the task was canceled and the agent did not \
+                     return within {}",
+                    self.name,
+                    fmt_duration(grace)
+                );
+                tracing::info!(agent = state.agent(), task = state.task(), "{reason}");
+                Err(AgentError::Failed(reason))
+            }
         }
     }
 
     fn describe_trap(&self, e: &wasmtime::Error, state: &HostState) -> String {
         let limits = &self.policy.limits;
+        let name = &self.name;
+        if let Some(why) = state.budget.hit() {
+            return why.to_string();
+        }
         if state.limiter.exceeded {
-            return format!("agent exceeded its {} MiB memory limit", limits.memory_mb);
+            return format!(
+                "agent `{name}` exceeded its {} MiB memory limit (limits.memory_mb)",
+                limits.memory_mb
+            );
         }
         match e.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => format!(
-                "agent used up its fuel budget of {}",
+                "agent `{name}` used up its fuel budget of {} (limits.fuel)",
                 limits.fuel.unwrap_or(u64::MAX)
             ),
             Some(Trap::Interrupt) => format!(
-                "agent exceeded its {} time limit",
+                "agent `{name}` exceeded its {} time limit (limits.timeout_secs)",
                 fmt_duration(limits.timeout)
             ),
-            Some(Trap::StackOverflow) => "agent trapped: it overflowed its call stack".into(),
-            Some(trap) => with_stderr(format!("agent trapped: {trap}"), &state.stderr_tail()),
-            None => with_stderr(format!("agent failed: {e:#}"), &state.stderr_tail()),
+            Some(Trap::StackOverflow) => {
+                format!("agent `{name}` trapped: it overflowed its call stack")
+            }
+            Some(trap) => with_stderr(
+                format!("agent `{name}` trapped: {trap}"),
+                &state.stderr_tail(),
+            ),
+            None => with_stderr(
+                format!("agent `{name}` failed: {e:#}"),
+                &state.stderr_tail(),
+            ),
         }
+    }
+
+    /// Take a slot of this agent and one of the host, waiting in the
+    /// bounded queue if need be.
+    async fn acquire_slots(
+        &self,
+        ctx: &TaskContext,
+    ) -> Result<(SemaphorePermit<'_>, SemaphorePermit<'_>), AgentError> {
+        let limits = &self.policy.limits;
+        let name = &self.name;
+        // Fast path: both free, no queueing.
+        if let Ok(mine) = self.slots.try_acquire() {
+            if let Ok(host) = self.runtime.turns.try_acquire() {
+                return Ok((mine, host));
+            }
+            drop(mine);
+        }
+        let queued = QueueSeat::take(&self.waiting, limits.max_queued).ok_or_else(|| {
+            let reason = format!(
+                "agent `{name}` is busy: {} tasks are waiting for a slot already \
+                 (limits.max_queued)",
+                limits.max_queued
+            );
+            tracing::warn!(agent = %name, task = ctx.task_id(), "{reason}");
+            AgentError::Failed(reason)
+        })?;
+        let deadline = tokio::time::Instant::now() + limits.queue_timeout;
+        let canceled =
+            || AgentError::Failed("the task was canceled before the agent started".into());
+        let mine = tokio::select! {
+            biased;
+            _ = ctx.cancelled() => return Err(canceled()),
+            permit = tokio::time::timeout_at(deadline, self.slots.acquire()) => match permit {
+                Ok(Ok(p)) => p,
+                Ok(Err(_)) => return Err(AgentError::Failed("the agent is shutting down".into())),
+                Err(_) => {
+                    let reason = format!(
+                        "agent `{name}` is busy: all {} of its task slots stayed in use for {} \
+                         (limits.max_concurrent)",
+                        limits.max_concurrent,
+                        fmt_duration(limits.queue_timeout)
+                    );
+                    tracing::warn!(agent = %name, task = ctx.task_id(), "{reason}");
+                    return Err(AgentError::Failed(reason));
+                }
+            },
+        };
+        let host = tokio::select! {
+            biased;
+            _ = ctx.cancelled() => return Err(canceled()),
+            permit = tokio::time::timeout_at(deadline, self.runtime.turns.acquire()) => match permit {
+                Ok(Ok(p)) => p,
+                Ok(Err(_)) => return Err(AgentError::Failed("the host is shutting down".into())),
+                Err(_) => {
+                    let reason = format!(
+                        "the host is busy: all {} task slots of all agents stayed in use for {}; \
+                         agent `{name}` could not start",
+                        self.runtime.total_turns,
+                        fmt_duration(limits.queue_timeout)
+                    );
+                    tracing::warn!(agent = %name, task = ctx.task_id(), "{reason}");
+                    return Err(AgentError::Failed(reason));
+                }
+            },
+        };
+        drop(queued);
+        Ok((mine, host))
+    }
+}
+
+/// A place in an agent's queue; gives it back when dropped.
+struct QueueSeat<'a>(&'a AtomicU32);
+
+impl<'a> QueueSeat<'a> {
+    /// Take a seat if fewer than `max` are taken.
+    fn take(waiting: &'a AtomicU32, max: u32) -> Option<QueueSeat<'a>> {
+        waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| QueueSeat(waiting))
+    }
+}
+
+impl Drop for QueueSeat<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -299,7 +416,7 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
     }
 }
 
-fn card_to_info(card: wit::Card, name: &str) -> Result<AgentInfo, LoadError> {
+fn card_to_info(card: wit::Card, name: &str, max_bytes: usize) -> Result<AgentInfo, LoadError> {
     if card.skills.len() > MAX_CARD_SKILLS {
         return Err(LoadError::Card(format!(
             "it lists {} skills; the limit is {MAX_CARD_SKILLS}",
@@ -325,9 +442,9 @@ fn card_to_info(card: wit::Card, name: &str) -> Result<AgentInfo, LoadError> {
                     + strings(&s.output_modes)
             })
             .sum::<usize>();
-    if size > MAX_CARD_BYTES {
+    if size > max_bytes {
         return Err(LoadError::Card(format!(
-            "it holds {size} bytes of text; the limit is {MAX_CARD_BYTES}"
+            "it holds {size} bytes of text; the limit is {max_bytes} (limits.card_kb)"
         )));
     }
     Ok(AgentInfo {
@@ -369,28 +486,8 @@ impl Agent for WasmAgent {
     }
 
     async fn handle(&self, ctx: TaskContext) -> Result<(), AgentError> {
-        let inner = &self.inner;
-        let limits = &inner.policy.limits;
-        let _permit = tokio::select! {
-            biased;
-            _ = ctx.cancelled() => {
-                return Err(AgentError::Failed("the task was canceled before the agent started".into()));
-            }
-            permit = tokio::time::timeout(limits.queue_timeout, inner.slots.acquire()) => match permit {
-                Ok(Ok(p)) => p,
-                Ok(Err(_)) => return Err(AgentError::Failed("the agent is shutting down".into())),
-                Err(_) => {
-                    tracing::warn!(agent = %inner.name, task = ctx.task_id(), "no free task slot");
-                    return Err(AgentError::Failed(format!(
-                        "agent `{}` is busy: all {} of its task slots stayed in use for {}",
-                        inner.name,
-                        limits.max_concurrent,
-                        fmt_duration(limits.queue_timeout)
-                    )));
-                }
-            },
-        };
-        inner.run(&ctx).await
+        let _slots = self.inner.acquire_slots(&ctx).await?;
+        self.inner.run(&ctx).await
     }
 }
 
@@ -412,7 +509,7 @@ mod tests {
 
     #[test]
     fn empty_name_and_version_get_defaults() {
-        let info = card_to_info(card(), "echo").unwrap();
+        let info = card_to_info(card(), "echo", MAX_CARD_BYTES).unwrap();
         assert_eq!(info.name, "echo");
         assert_eq!(info.version, "0.1.0");
         assert!(info.streaming);
@@ -422,7 +519,9 @@ mod tests {
     fn oversized_cards_are_refused() {
         let mut c = card();
         c.description = "x".repeat(MAX_CARD_BYTES + 1);
-        assert!(matches!(card_to_info(c, "a"), Err(LoadError::Card(m)) if m.contains("bytes")));
+        assert!(
+            matches!(card_to_info(c, "a", MAX_CARD_BYTES), Err(LoadError::Card(m)) if m.contains("bytes"))
+        );
         let mut c = card();
         c.skills = (0..=MAX_CARD_SKILLS)
             .map(|i| wit::Skill {
@@ -435,7 +534,9 @@ mod tests {
                 output_modes: vec![],
             })
             .collect();
-        assert!(matches!(card_to_info(c, "a"), Err(LoadError::Card(m)) if m.contains("skills")));
+        assert!(
+            matches!(card_to_info(c, "a", MAX_CARD_BYTES), Err(LoadError::Card(m)) if m.contains("skills"))
+        );
     }
 
     #[test]
