@@ -950,11 +950,6 @@ fn fuzz_compat() {
             });
             // What was read converts back to either 0.3 form and reads again.
             if let Ok(req) = read {
-                if has_empty_url(&req.message) {
-                    // Known issue, see `compat_regression_empty_file_uri`.
-                    stats.note("skipped: empty file URI");
-                    return Ok(());
-                }
                 let json_msg = compat::json::Message::from_v1(&req.message);
                 let again = serde_json::to_value(&json_msg).expect("0.3 JSON message serializes");
                 let back = compat::json::parse_send_params(json!({"message": again}));
@@ -974,20 +969,14 @@ fn fuzz_compat() {
     );
 }
 
-fn has_empty_url(m: &a2a_host::model::Message) -> bool {
-    m.parts
-        .iter()
-        .any(|p| matches!(&p.content, a2a_host::model::PartContent::Url(u) if u.is_empty()))
-}
-
 /// Found by `fuzz_compat` (`cargo xtask fuzz`, after 196 096 cases): a 0.3
 /// JSON-RPC file part with `"uri": ""` is accepted, as a 1.0 URL part with
 /// an empty URL; its 0.3 HTTP+JSON form then carries `fileWithUri: ""`,
 /// which the 0.3 HTTP+JSON reader refuses ("a file needs exactly one of
 /// `fileWithUri` and `fileWithBytes`"). Both readers should agree (refuse
-/// the empty URI, or both accept it). Ignored until compat.rs decides.
+/// the empty URI, or both accept it). Fixed: both forms read an empty URI
+/// as no URI and refuse the part.
 #[test]
-#[ignore = "known issue in compat.rs: an empty file URI reads in one 0.3 form only"]
 fn compat_regression_empty_file_uri() {
     let params = json!({"message": {"kind": "message", "messageId": "m", "role": "user",
         "parts": [{"kind": "file", "file": {"uri": "", "mimeType": "text/plain"}}]}});

@@ -709,7 +709,8 @@ pub mod json {
                     ..model::Part::data(Value::Object(data))
                 },
                 Part::File { file, metadata } => {
-                    let content = match (file.bytes, file.uri) {
+                    // An empty `uri` is no URI, as in the proto form.
+                    let content = match (file.bytes, non_empty(file.uri)) {
                         (Some(b), None) => {
                             let raw = decode_base64(&b).ok_or_else(|| {
                                 field_err(&format!("{path}.file.bytes"), "is not valid base64")

@@ -17,6 +17,7 @@
 //! | turns run at once (with a bus) | `--workers N` | `A2A_HOST_WORKERS` | `workers` | 64 |
 //! | reclaim a dead process's job after | `--reclaim-idle-secs SECS` | `A2A_HOST_RECLAIM_IDLE_SECS` | `reclaim_idle_secs` | 30 |
 //! | runs of a job before it is given up | `--max-attempts N` | `A2A_HOST_MAX_ATTEMPTS` | `max_attempts` | 3 |
+//! | wasm turns at once, all agents | `--max-concurrent N` | `A2A_HOST_MAX_CONCURRENT` | `max_concurrent` | 64 |
 //! | 0.3 members on cards | `--card-v03 true\|false` | `A2A_HOST_CARD_V03` | `card_v03` | `true` |
 //!
 //! The toml file is `--config PATH` (`A2A_HOST_CONFIG`), or `./a2a-host.toml`
@@ -117,6 +118,10 @@ pub struct ServeArgs {
     /// task is failed and the job moved to the dead-letter stream.
     #[arg(long, env = "A2A_HOST_MAX_ATTEMPTS", value_name = "N")]
     pub max_attempts: Option<u32>,
+    /// WebAssembly turns running at once across all agents; more wait in
+    /// each agent's bounded queue.
+    #[arg(long, env = "A2A_HOST_MAX_CONCURRENT", value_name = "N")]
+    pub max_concurrent: Option<u32>,
     /// Settings file (default: `./a2a-host.toml` if it exists).
     #[arg(long, env = "A2A_HOST_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -141,6 +146,7 @@ struct FileConfig {
     reclaim_idle_secs: Option<u64>,
     max_attempts: Option<u32>,
     card_v03: Option<bool>,
+    max_concurrent: Option<u32>,
 }
 
 /// The resolved settings of `a2a-host serve`.
@@ -165,6 +171,8 @@ pub struct HostConfig {
     /// With a bus: runs of a job before its task is failed.
     pub max_attempts: u32,
     pub card_v03: bool,
+    /// WebAssembly turns running at once, all agents together.
+    pub max_concurrent: u32,
 }
 
 impl HostConfig {
@@ -256,6 +264,11 @@ impl HostConfig {
             reclaim_idle: Duration::from_secs(reclaim_idle_secs),
             max_attempts,
             card_v03: args.card_v03.or(file.card_v03).unwrap_or(true),
+            max_concurrent: args
+                .max_concurrent
+                .or(file.max_concurrent)
+                .unwrap_or(64)
+                .max(1),
         })
     }
 }

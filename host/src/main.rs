@@ -138,6 +138,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let runtime = WasmRuntime::new(RuntimeConfig {
         cache_dir: config.cache_dir.clone(),
         cancel_grace: config.cancel_grace,
+        max_concurrent_total: config.max_concurrent,
         ..Default::default()
     })?;
     if !config.agents.is_dir() {
