@@ -18,6 +18,9 @@
 //! | reclaim a dead process's job after | `--reclaim-idle-secs SECS` | `A2A_HOST_RECLAIM_IDLE_SECS` | `reclaim_idle_secs` | 30 |
 //! | runs of a job before it is given up | `--max-attempts N` | `A2A_HOST_MAX_ATTEMPTS` | `max_attempts` | 3 |
 //! | wasm turns at once, all agents | `--max-concurrent N` | `A2A_HOST_MAX_CONCURRENT` | `max_concurrent` | 64 |
+//! | expire ended tasks after | `--retain-terminal-hours H` | `A2A_HOST_RETAIN_TERMINAL_HOURS` | `retain_terminal_hours` | 168 (0 = never) |
+//! | expire context state after | `--retain-state-days D` | `A2A_HOST_RETAIN_STATE_DAYS` | `retain_state_days` | 30 (0 = never) |
+//! | retention job interval | `--retention-interval-secs S` | `A2A_HOST_RETENTION_INTERVAL_SECS` | `retention_interval_secs` | 3600 |
 //! | 0.3 members on cards | `--card-v03 true\|false` | `A2A_HOST_CARD_V03` | `card_v03` | `true` |
 //!
 //! The toml file is `--config PATH` (`A2A_HOST_CONFIG`), or `./a2a-host.toml`
@@ -122,6 +125,16 @@ pub struct ServeArgs {
     /// each agent's bounded queue.
     #[arg(long, env = "A2A_HOST_MAX_CONCURRENT", value_name = "N")]
     pub max_concurrent: Option<u32>,
+    /// Delete tasks this many hours after they ended (0: keep forever).
+    #[arg(long, env = "A2A_HOST_RETAIN_TERMINAL_HOURS", value_name = "HOURS")]
+    pub retain_terminal_hours: Option<u64>,
+    /// Delete a context's agent state this many days after its last write
+    /// (0: keep forever).
+    #[arg(long, env = "A2A_HOST_RETAIN_STATE_DAYS", value_name = "DAYS")]
+    pub retain_state_days: Option<u64>,
+    /// How often the retention job runs.
+    #[arg(long, env = "A2A_HOST_RETENTION_INTERVAL_SECS", value_name = "SECS")]
+    pub retention_interval_secs: Option<u64>,
     /// Settings file (default: `./a2a-host.toml` if it exists).
     #[arg(long, env = "A2A_HOST_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -147,6 +160,9 @@ struct FileConfig {
     max_attempts: Option<u32>,
     card_v03: Option<bool>,
     max_concurrent: Option<u32>,
+    retain_terminal_hours: Option<u64>,
+    retain_state_days: Option<u64>,
+    retention_interval_secs: Option<u64>,
 }
 
 /// The resolved settings of `a2a-host serve`.
@@ -173,6 +189,10 @@ pub struct HostConfig {
     pub card_v03: bool,
     /// WebAssembly turns running at once, all agents together.
     pub max_concurrent: u32,
+    /// What the retention job deletes.
+    pub retention: crate::store::Retention,
+    /// How often it runs.
+    pub retention_interval: Duration,
 }
 
 impl HostConfig {
@@ -269,6 +289,30 @@ impl HostConfig {
                 .or(file.max_concurrent)
                 .unwrap_or(64)
                 .max(1),
+            retention: crate::store::Retention {
+                terminal_tasks: match args
+                    .retain_terminal_hours
+                    .or(file.retain_terminal_hours)
+                    .unwrap_or(168)
+                {
+                    0 => None,
+                    h => Some(Duration::from_secs(h * 3600)),
+                },
+                context_state: match args
+                    .retain_state_days
+                    .or(file.retain_state_days)
+                    .unwrap_or(30)
+                {
+                    0 => None,
+                    d => Some(Duration::from_secs(d * 86_400)),
+                },
+            },
+            retention_interval: Duration::from_secs(
+                args.retention_interval_secs
+                    .or(file.retention_interval_secs)
+                    .unwrap_or(3600)
+                    .max(1),
+            ),
         })
     }
 }
@@ -318,6 +362,10 @@ mod tests {
         assert_eq!(cfg.default_agent.as_deref(), Some("tck"));
         assert_eq!(cfg.blocking_timeout, Duration::from_secs(60));
         assert!(cfg.card_v03, "0.3 card members are on by default");
+        assert_eq!(
+            cfg.retention.terminal_tasks,
+            Some(Duration::from_secs(168 * 3600))
+        );
         let off = HostConfig::resolve(ServeArgs {
             config: Some(path),
             card_v03: Some(false),

@@ -115,6 +115,15 @@ async fn open_bus(config: &HostConfig) -> Result<Arc<dyn a2a_host::bus::Bus>, St
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let config = HostConfig::resolve(args)?;
     let store = open_store(&config.store).await?;
+    // Ended tasks and idle context state expire in the background
+    // (README, "Retention").
+    let retention = (!config.retention.keeps_everything()).then(|| {
+        a2a_host::store::retention::spawn_retention(
+            store.clone(),
+            config.retention,
+            config.retention_interval,
+        )
+    });
     tracing::info!(store = %store.describe(), "store open");
 
     let registry = AgentRegistry::new();
@@ -194,6 +203,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("server error: {e}"))?;
     watcher.stop().await;
+    if let Some(job) = retention {
+        job.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

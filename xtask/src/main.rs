@@ -7,8 +7,14 @@
 //!   put it at `target/agents/NAME.wasm`; see [`agents`].
 //! - `tck`: run the official A2A conformance kit against `a2a-host serve`;
 //!   see [`tck`].
+//! - `bench`: build in release and run the benchmark (a2a-host against a
+//!   minimal A2A server); see [`bench`].
+//! - `fuzz`: run the fuzz targets of tests/fuzz.rs for a time budget each;
+//!   see [`fuzz`].
 
 mod agents;
+mod bench;
+mod fuzz;
 mod tck;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +28,10 @@ commands:
             into target/agents/NAME.wasm
   tck       run the official A2A TCK against a2a-host (needs A2A_TCK_DIR;
             extra arguments go to the kit's run_tck.py)
+  bench     build in release and run the benchmark against the ceiling
+            (arguments go to `bench run`; --quick for a short trial)
+  fuzz      run the fuzz targets (tests/fuzz.rs) for a time budget each:
+            [--secs N] (default 60) [--target NAME] [--dev]
   help      show this message
 ";
 
@@ -35,6 +45,8 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "agents" => no_arguments(command, rest).and_then(|()| agents::run(&repo_root())),
         "tck" => tck::run(&repo_root(), rest),
+        "bench" => bench::run(&repo_root(), rest),
+        "fuzz" => fuzz::run(&repo_root(), rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -11,14 +11,15 @@
 //! Semantics match [`super::sqlite::SqliteStore`] exactly; both run the
 //! [`super::conformance`] suite.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use parking_lot::RwLock;
 
 use super::{
-    Committed, Store, StoreError, StoredTask, TaskPage, TaskQuery, TaskWrite, decode_page_token,
-    encode_page_token, status_millis,
+    Committed, PurgeReport, Retention, Store, StoreError, StoredTask, TaskPage, TaskQuery,
+    TaskWrite, decode_page_token, encode_page_token, status_millis, unix_millis,
 };
 use crate::model::{StreamResponse, Task, TaskPushNotificationConfig, TaskState};
 
@@ -33,8 +34,8 @@ struct Inner {
     tasks: HashMap<String, Entry>,
     /// agent → context id → message id → task id.
     claims: HashMap<String, HashMap<String, HashMap<String, String>>>,
-    /// agent → context id → key → value.
-    state: HashMap<String, HashMap<String, HashMap<String, Vec<u8>>>>,
+    /// agent → context id → the context's values.
+    state: HashMap<String, HashMap<String, ContextState>>,
     /// task id → configs, oldest first.
     push: HashMap<String, Vec<TaskPushNotificationConfig>>,
 }
@@ -45,6 +46,12 @@ struct Entry {
     version: u64,
     /// The event log; the event at index `i` has sequence number `i + 1`.
     events: Vec<StreamResponse>,
+}
+
+/// The values of one context and when one was last stored.
+struct ContextState {
+    written_ms: i64,
+    values: HashMap<String, Vec<u8>>,
 }
 
 impl MemoryStore {
@@ -258,7 +265,7 @@ impl Store for MemoryStore {
             .state
             .get(agent)
             .and_then(|m| m.get(context_id))
-            .and_then(|m| m.get(key))
+            .and_then(|c| c.values.get(key))
             .cloned())
     }
 
@@ -270,24 +277,29 @@ impl Store for MemoryStore {
         value: Option<&[u8]>,
     ) -> Result<(), StoreError> {
         let value = value.map(<[u8]>::to_vec);
+        let now = unix_millis(SystemTime::now());
         let mut inner = self.inner.write();
         match value {
             Some(v) => {
-                inner
+                let context = inner
                     .state
                     .entry(agent.to_string())
                     .or_default()
                     .entry(context_id.to_string())
-                    .or_default()
-                    .insert(key.to_string(), v);
+                    .or_insert_with(|| ContextState {
+                        written_ms: now,
+                        values: HashMap::new(),
+                    });
+                context.written_ms = now;
+                context.values.insert(key.to_string(), v);
             }
             None => {
                 let Some(contexts) = inner.state.get_mut(agent) else {
                     return Ok(());
                 };
-                if let Some(keys) = contexts.get_mut(context_id) {
-                    keys.remove(key);
-                    if keys.is_empty() {
+                if let Some(context) = contexts.get_mut(context_id) {
+                    context.values.remove(key);
+                    if context.values.is_empty() {
                         contexts.remove(context_id);
                     }
                 }
@@ -356,6 +368,56 @@ impl Store for MemoryStore {
             inner.push.remove(task_id);
         }
         Ok(true)
+    }
+
+    async fn purge(&self, policy: &Retention, now: SystemTime) -> Result<PurgeReport, StoreError> {
+        let cutoffs = policy.cutoffs(now);
+        let mut report = PurgeReport::default();
+        let mut inner = self.inner.write();
+        let inner = &mut *inner;
+        if let Some(before) = cutoffs.terminal_status_before_ms {
+            let expired: HashSet<String> = inner
+                .tasks
+                .iter()
+                .filter(|(_, e)| {
+                    e.task.status.state.is_terminal() && status_millis(&e.task) < before
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            if !expired.is_empty() {
+                for id in &expired {
+                    if let Some(entry) = inner.tasks.remove(id) {
+                        report.tasks += 1;
+                        report.events += entry.events.len() as u64;
+                    }
+                    if let Some(configs) = inner.push.remove(id) {
+                        report.push_configs += configs.len() as u64;
+                    }
+                }
+                inner.claims.retain(|_, contexts| {
+                    contexts.retain(|_, messages| {
+                        let before = messages.len();
+                        messages.retain(|_, task_id| !expired.contains(task_id));
+                        report.message_claims += (before - messages.len()) as u64;
+                        !messages.is_empty()
+                    });
+                    !contexts.is_empty()
+                });
+            }
+        }
+        if let Some(before) = cutoffs.state_written_before_ms {
+            inner.state.retain(|_, contexts| {
+                contexts.retain(|_, context| {
+                    let expired = context.written_ms < before;
+                    if expired {
+                        report.context_values += context.values.len() as u64;
+                    }
+                    !expired
+                });
+                !contexts.is_empty()
+            });
+        }
+        Ok(report)
     }
 
     fn describe(&self) -> String {

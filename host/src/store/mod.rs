@@ -13,16 +13,29 @@
 //! based on; a store that sees a different current version answers
 //! [`StoreError::Conflict`] and changes nothing (optimistic concurrency).
 //!
-//! Implementations: [`memory::MemoryStore`] and [`sqlite::SqliteStore`].
-//! A PostgreSQL store implements the same trait; every implementation must
-//! pass the conformance suite in [`conformance`].
+//! Implementations: [`memory::MemoryStore`], [`sqlite::SqliteStore`] and
+//! [`postgres::PostgresStore`]; [`open`] picks one from a `--store` value.
+//! Every implementation must pass the conformance suite in [`conformance`].
+//!
+//! # Retention
+//! Nothing expires by itself. [`Store::purge`] deletes what a [`Retention`]
+//! policy says has expired: tasks that have been terminal for too long (with
+//! their event logs, message-id claims and push configs) and the state of
+//! contexts that nobody wrote for too long. [`retention::spawn_retention`]
+//! runs it as a background job.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+use crate::config::StoreSpec;
 use crate::model::{StreamResponse, Task, TaskPushNotificationConfig, TaskState, Timestamp};
 
 pub mod conformance;
 pub mod memory;
+pub mod postgres;
+pub mod retention;
 pub mod sqlite;
 
 /// Why a store operation failed.
@@ -194,8 +207,144 @@ pub trait Store: Send + Sync + 'static {
     /// Delete a push config; `Ok(false)` if there was none.
     async fn delete_push_config(&self, task_id: &str, config_id: &str) -> Result<bool, StoreError>;
 
+    /// Deletes what `policy` says has expired as of `now`, and reports what
+    /// went:
+    /// - with [`Retention::terminal_tasks`], every task in a terminal state
+    ///   whose status timestamp is more than that long before `now` (a task
+    ///   without a status timestamp counts as the Unix epoch), together with
+    ///   its event log, its message-id claims and its push configs. Tasks in
+    ///   any other state are never deleted, however old. Once a claim is
+    ///   gone, a resent message id starts a new task.
+    /// - with [`Retention::context_state`], all values of every context
+    ///   (per agent) none of whose values was stored for more than that long
+    ///   before `now`. A context is a unit: one recent write keeps all of
+    ///   its values.
+    ///
+    /// Large purges run in batches of [`PURGE_BATCH`], each its own
+    /// transaction, so they never hold up other writers for long. Several
+    /// processes may purge the same store at once.
+    async fn purge(&self, policy: &Retention, now: SystemTime) -> Result<PurgeReport, StoreError>;
+
     /// A short name for logs (`memory`, `sqlite:/path`, …).
     fn describe(&self) -> String;
+}
+
+/// How long finished work is kept. `None` keeps it forever.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Delete tasks that have been terminal (completed, failed, canceled,
+    /// rejected) for longer than this, by their status timestamp, with their
+    /// event logs, message-id claims and push configs.
+    pub terminal_tasks: Option<Duration>,
+    /// Delete the state of contexts that were not written for longer than
+    /// this.
+    pub context_state: Option<Duration>,
+}
+
+impl Retention {
+    /// Whether this policy never deletes anything.
+    pub fn keeps_everything(&self) -> bool {
+        self.terminal_tasks.is_none() && self.context_state.is_none()
+    }
+
+    /// The policy's cutoffs as of `now`, in Unix milliseconds.
+    pub fn cutoffs(&self, now: SystemTime) -> PurgeCutoffs {
+        let now_ms = unix_millis(now);
+        let before = |keep: Duration| {
+            now_ms.saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX))
+        };
+        PurgeCutoffs {
+            terminal_status_before_ms: self.terminal_tasks.map(before),
+            state_written_before_ms: self.context_state.map(before),
+        }
+    }
+}
+
+/// A [`Retention`] applied to one instant: what is strictly older than these
+/// (Unix milliseconds) expires.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeCutoffs {
+    /// Terminal tasks with a status time before this expire.
+    pub terminal_status_before_ms: Option<i64>,
+    /// Contexts last written before this expire.
+    pub state_written_before_ms: Option<i64>,
+}
+
+/// What one [`Store::purge`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Terminal tasks (snapshots).
+    pub tasks: u64,
+    /// Events of their logs.
+    pub events: u64,
+    /// Message-id claims they held.
+    pub message_claims: u64,
+    /// Their push configs.
+    pub push_configs: u64,
+    /// Context values (keys) of expired contexts.
+    pub context_values: u64,
+}
+
+impl PurgeReport {
+    /// Whether nothing was deleted.
+    pub fn is_empty(&self) -> bool {
+        *self == PurgeReport::default()
+    }
+}
+
+impl std::ops::AddAssign for PurgeReport {
+    fn add_assign(&mut self, other: PurgeReport) {
+        self.tasks += other.tasks;
+        self.events += other.events;
+        self.message_claims += other.message_claims;
+        self.push_configs += other.push_configs;
+        self.context_values += other.context_values;
+    }
+}
+
+/// The most tasks (or contexts) one purge transaction deletes.
+pub const PURGE_BATCH: usize = 500;
+
+/// Milliseconds since the Unix epoch (negative before it).
+pub(crate) fn unix_millis(at: SystemTime) -> i64 {
+    match at.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_millis())
+            .map(|ms| -ms)
+            .unwrap_or(i64::MIN),
+    }
+}
+
+/// Opens the store a `--store` value names: a fresh [`memory::MemoryStore`],
+/// a [`sqlite::SqliteStore`] file (created if missing), or a
+/// [`postgres::PostgresStore`] with default [`postgres::PgOptions`] (the
+/// schema comes from the URL's `options=-c search_path=…`, if any). Schemas
+/// are brought up to date on the way. The error says what failed and where,
+/// without passwords.
+pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn Store>, String> {
+    match spec {
+        StoreSpec::Memory => Ok(Arc::new(memory::MemoryStore::new())),
+        StoreSpec::Sqlite(path) => {
+            let owned = path.clone();
+            // Opening and migrating a file is blocking I/O.
+            tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(owned))
+                .await
+                .map_err(|e| format!("opening the SQLite store {}: {e}", path.display()))?
+                .map(|s| Arc::new(s) as Arc<dyn Store>)
+                .map_err(|e| format!("cannot open the SQLite store {}: {e}", path.display()))
+        }
+        StoreSpec::Postgres(url) => {
+            postgres::PostgresStore::connect(url, postgres::PgOptions::default())
+                .await
+                .map(|s| Arc::new(s) as Arc<dyn Store>)
+                .map_err(|e| {
+                    format!(
+                        "cannot open the PostgreSQL store {}: {e}",
+                        postgres::redacted_url(url)
+                    )
+                })
+        }
+    }
 }
 
 /// Encodes a ListTasks cursor: the last row's status time and id.

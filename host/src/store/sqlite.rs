@@ -58,8 +58,8 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, Semaphore};
 
 use super::memory::push_config_key;
 use super::{
-    Committed, Store, StoreError, StoredTask, TaskPage, TaskQuery, TaskWrite, decode_page_token,
-    encode_page_token, status_millis,
+    Committed, PURGE_BATCH, PurgeReport, Retention, Store, StoreError, StoredTask, TaskPage,
+    TaskQuery, TaskWrite, decode_page_token, encode_page_token, status_millis,
 };
 use crate::model::{StreamResponse, TaskPushNotificationConfig, TaskState};
 
@@ -127,7 +127,32 @@ pub const MIGRATIONS: &[&str] = &[
         UNIQUE (task_id, id)
     );
     ",
+    // 2: retention. When each context was last written (existing contexts
+    // count as written now, so they get a full retention period), an index
+    // of terminal tasks by status time, and claims by task for deletion.
+    "
+    CREATE TABLE contexts (
+        agent      TEXT    NOT NULL,
+        context_id TEXT    NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (agent, context_id)
+    ) WITHOUT ROWID;
+    INSERT INTO contexts (agent, context_id, updated_ms)
+        SELECT DISTINCT agent, context_id, CAST(strftime('%s', 'now') AS INTEGER) * 1000
+        FROM context_state;
+    CREATE INDEX contexts_by_age ON contexts (updated_ms);
+    CREATE INDEX tasks_expiring ON tasks (status_ms) WHERE state IN (
+        'TASK_STATE_COMPLETED', 'TASK_STATE_FAILED', 'TASK_STATE_CANCELED', 'TASK_STATE_REJECTED'
+    );
+    CREATE INDEX message_ids_by_task ON message_ids (task_id);
+    ",
 ];
+
+/// Terminal tasks due for deletion, oldest first; `?1` is the cutoff and
+/// `?2` the batch size. The state list matches the `tasks_expiring` index.
+const EXPIRED_TASKS_SQL: &str = "SELECT id FROM tasks WHERE state IN (
+        'TASK_STATE_COMPLETED', 'TASK_STATE_FAILED', 'TASK_STATE_CANCELED', 'TASK_STATE_REJECTED'
+    ) AND status_ms < ?1 ORDER BY status_ms LIMIT ?2";
 
 /// Tasks, event logs, context state and push configs in a SQLite file.
 /// Cheap to clone: clones share the connections.
@@ -758,19 +783,30 @@ impl Store for SqliteStore {
         let value = value.map(<[u8]>::to_vec);
         self.write(move |conn| {
             match value {
-                Some(value) => conn
-                    .prepare_cached(
+                Some(value) => {
+                    // One transaction, so a purge in another process never
+                    // sees the value without the context's new time.
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    tx.prepare_cached(
+                        "INSERT INTO contexts (agent, context_id, updated_ms) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (agent, context_id) DO UPDATE SET updated_ms = excluded.updated_ms",
+                    )?
+                    .execute(params![k.0, k.1, now_millis()])?;
+                    tx.prepare_cached(
                         "INSERT INTO context_state (agent, context_id, key, value) \
                          VALUES (?1, ?2, ?3, ?4) \
                          ON CONFLICT (agent, context_id, key) DO UPDATE SET value = excluded.value",
                     )?
-                    .execute(params![k.0, k.1, k.2, value])?,
-                None => conn
-                    .prepare_cached(
+                    .execute(params![k.0, k.1, k.2, value])?;
+                    tx.commit()?;
+                }
+                None => {
+                    conn.prepare_cached(
                         "DELETE FROM context_state \
                          WHERE agent = ?1 AND context_id = ?2 AND key = ?3",
                     )?
-                    .execute(params![k.0, k.1, k.2])?,
+                    .execute(params![k.0, k.1, k.2])?;
+                }
             };
             Ok(())
         })
@@ -852,9 +888,95 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn purge(&self, policy: &Retention, now: SystemTime) -> Result<PurgeReport, StoreError> {
+        let cutoffs = policy.cutoffs(now);
+        let mut report = PurgeReport::default();
+        // One batch per transaction; the writer is free between batches.
+        if let Some(before) = cutoffs.terminal_status_before_ms {
+            loop {
+                let (batch, count) = self
+                    .write(move |conn| purge_tasks_batch(conn, before))
+                    .await?;
+                report += batch;
+                if count < PURGE_BATCH {
+                    break;
+                }
+            }
+        }
+        if let Some(before) = cutoffs.state_written_before_ms {
+            loop {
+                let (values, count) = self
+                    .write(move |conn| purge_contexts_batch(conn, before))
+                    .await?;
+                report.context_values += values;
+                if count < PURGE_BATCH {
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+
     fn describe(&self) -> String {
         self.shared.name.clone()
     }
+}
+
+/// Deletes up to [`PURGE_BATCH`] expired terminal tasks with everything
+/// that hangs off them; returns what went and how many tasks.
+fn purge_tasks_batch(
+    conn: &mut Connection,
+    before: i64,
+) -> Result<(PurgeReport, usize), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let ids = tx
+        .prepare_cached(EXPIRED_TASKS_SQL)?
+        .query_map(params![before, PURGE_BATCH as i64], |r| {
+            r.get::<_, String>(0)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut report = PurgeReport::default();
+    for id in &ids {
+        report.events += tx
+            .prepare_cached("DELETE FROM task_events WHERE task_id = ?1")?
+            .execute([id])? as u64;
+        report.message_claims += tx
+            .prepare_cached("DELETE FROM message_ids WHERE task_id = ?1")?
+            .execute([id])? as u64;
+        report.push_configs += tx
+            .prepare_cached("DELETE FROM push_configs WHERE task_id = ?1")?
+            .execute([id])? as u64;
+        report.tasks += tx
+            .prepare_cached("DELETE FROM tasks WHERE id = ?1")?
+            .execute([id])? as u64;
+    }
+    tx.commit()?;
+    Ok((report, ids.len()))
+}
+
+/// Deletes the values of up to [`PURGE_BATCH`] contexts last written before
+/// `before`; returns how many values and how many contexts.
+fn purge_contexts_batch(conn: &mut Connection, before: i64) -> Result<(u64, usize), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let contexts = tx
+        .prepare_cached(
+            "SELECT agent, context_id FROM contexts WHERE updated_ms < ?1 \
+             ORDER BY updated_ms LIMIT ?2",
+        )?
+        .query_map(params![before, PURGE_BATCH as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut values = 0;
+    for (agent, context_id) in &contexts {
+        values += tx
+            .prepare_cached("DELETE FROM context_state WHERE agent = ?1 AND context_id = ?2")?
+            .execute([agent, context_id])? as u64;
+        tx.prepare_cached("DELETE FROM contexts WHERE agent = ?1 AND context_id = ?2")?
+            .execute([agent, context_id])?;
+    }
+    tx.commit()?;
+    Ok((values, contexts.len()))
 }
 
 #[cfg(test)]
@@ -1187,6 +1309,135 @@ mod tests {
                 .map(|(s, _)| s)
                 .collect();
             assert_eq!(seqs, (1..=2 + total).collect::<Vec<_>>());
+        }
+    }
+
+    /// A file from before retention (schema 1) gains the new tables on
+    /// open; its context state counts as written at the upgrade.
+    #[tokio::test]
+    async fn schema_1_files_are_upgraded_for_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        {
+            let raw = Connection::open(&path).unwrap();
+            raw.execute_batch(MIGRATIONS[0]).unwrap();
+            raw.pragma_update(None, "user_version", 1).unwrap();
+            raw.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            raw.execute(
+                "INSERT INTO context_state (agent, context_id, key, value) \
+                 VALUES ('echo', 'c1', 'a', x'01'), ('echo', 'c1', 'b', x'02'), \
+                        ('echo', 'c2', 'a', x'03')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let day = Duration::from_secs(24 * 3600);
+        let policy = Retention {
+            terminal_tasks: None,
+            context_state: Some(day),
+        };
+        let report = store.purge(&policy, SystemTime::now()).await.unwrap();
+        assert_eq!(report, PurgeReport::default());
+        assert_eq!(
+            store.get_state("echo", "c1", "b").await.unwrap(),
+            Some(vec![2])
+        );
+        let report = store
+            .purge(&policy, SystemTime::now() + day + Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(report.context_values, 3);
+        assert_eq!(store.get_state("echo", "c2", "a").await.unwrap(), None);
+    }
+
+    /// A purge bigger than one batch deletes everything due, batch by batch.
+    #[tokio::test]
+    async fn purge_runs_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let count = (PURGE_BATCH * 2 + 7) as i64;
+        {
+            let raw = Connection::open(&path).unwrap();
+            raw.execute_batch("BEGIN").unwrap();
+            for i in 0..count {
+                let id = format!("bulk-{i}");
+                let t = task(&id, TaskState::Completed);
+                raw.execute(
+                    "INSERT INTO tasks (id, agent, context_id, state, status_ms, version, \
+                     last_seq, created_ms, updated_ms, snapshot) \
+                     VALUES (?1, 'echo', 'ctx', 'TASK_STATE_COMPLETED', ?2, 1, 1, 0, 0, ?3)",
+                    params![id, 1000 + i, serde_json::to_string(&t).unwrap()],
+                )
+                .unwrap();
+                raw.execute(
+                    "INSERT INTO task_events (task_id, seq, event) VALUES (?1, 1, '{}')",
+                    [&id],
+                )
+                .unwrap();
+                raw.execute(
+                    "INSERT INTO message_ids (agent, context_id, message_id, task_id) \
+                     VALUES ('echo', 'ctx', ?1, ?1)",
+                    [&id],
+                )
+                .unwrap();
+            }
+            raw.execute_batch("COMMIT").unwrap();
+        }
+        let mut keep = task("keep", TaskState::Completed);
+        keep.status.timestamp = Timestamp::from_unix_millis(now_millis());
+        store.write_task(write(&keep, 0, &[], None)).await.unwrap();
+        let policy = Retention {
+            terminal_tasks: Some(Duration::from_secs(60)),
+            context_state: None,
+        };
+        let report = store.purge(&policy, SystemTime::now()).await.unwrap();
+        let n = count as u64;
+        assert_eq!(
+            report,
+            PurgeReport {
+                tasks: n,
+                events: n,
+                message_claims: n,
+                push_configs: 0,
+                context_values: 0,
+            }
+        );
+        assert!(store.get_task("keep").await.unwrap().is_some());
+        assert_eq!(store.get_task("bulk-3").await.unwrap(), None);
+    }
+
+    /// The purge finds expired tasks and idle contexts through indexes.
+    #[test]
+    fn purge_queries_use_the_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        for (sql, index) in [
+            (EXPIRED_TASKS_SQL, "tasks_expiring"),
+            (
+                "SELECT agent, context_id FROM contexts WHERE updated_ms < ?1 \
+                 ORDER BY updated_ms LIMIT ?2",
+                "contexts_by_age",
+            ),
+            (
+                "DELETE FROM message_ids WHERE task_id = ?1",
+                "message_ids_by_task",
+            ),
+        ] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let count = stmt.parameter_count();
+            let args: Vec<i64> = (0..count as i64).collect();
+            let plan: Vec<String> = stmt
+                .query_map(params_from_iter(&args), |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            assert!(plan.contains(index), "{sql}: {plan}");
         }
     }
 

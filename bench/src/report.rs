@@ -1,0 +1,522 @@
+//! The results of one run: the table (markdown, printed and reusable in the
+//! README), the targets of issue 7 checked against the figures, and the
+//! JSON file.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::inproc::InprocResult;
+use crate::load::PhaseResult;
+use crate::scenarios::{CancelResult, MemoryResult, StartupResult, StreamsResult};
+
+/// The servers, in column order.
+pub const CEILING: &str = "ceiling";
+pub const HOST_MEMORY: &str = "a2a-host-memory";
+pub const HOST_SQLITE: &str = "a2a-host-sqlite";
+pub const SERVERS: [&str; 3] = [CEILING, HOST_MEMORY, HOST_SQLITE];
+
+/// Phase keys.
+pub const RPC1: &str = "jsonrpc_c1";
+pub const RPC64: &str = "jsonrpc_c64";
+pub const REST64: &str = "rest_c64";
+pub const STREAM1: &str = "stream_c1";
+pub const STREAM64: &str = "stream_c64";
+
+/// Everything measured on one server.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ServerResults {
+    pub phases: BTreeMap<String, PhaseResult>,
+    pub memory: Option<MemoryResult>,
+    pub streams: Option<StreamsResult>,
+    pub cancel: Option<CancelResult>,
+}
+
+/// One target of the issue and whether it holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetCheck {
+    pub target: String,
+    pub measured: String,
+    /// `None`: not measured in this run.
+    pub holds: Option<bool>,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Results {
+    pub machine: BTreeMap<String, String>,
+    pub settings: BTreeMap<String, String>,
+    pub servers: BTreeMap<String, ServerResults>,
+    pub startup: Option<StartupResult>,
+    pub inprocess: Option<InprocResult>,
+    /// a2a-host figure / ceiling figure, per server and metric.
+    pub ratios: BTreeMap<String, BTreeMap<String, f64>>,
+    pub targets: Vec<TargetCheck>,
+    /// Seconds: this run, and the release build before it (when known).
+    pub timings: BTreeMap<String, f64>,
+    pub notes: Vec<String>,
+}
+
+/// How a row's numbers print.
+#[derive(Clone, Copy)]
+enum Unit {
+    PerSec,
+    Micros,
+    Millis,
+    MiB,
+    Bytes,
+}
+
+fn fmt(unit: Unit, v: f64) -> String {
+    if !v.is_finite() {
+        return "n/a".into();
+    }
+    match unit {
+        Unit::PerSec => format!("{v:.0}"),
+        Unit::Micros if v >= 1000.0 => format!("{:.2} ms", v / 1000.0),
+        Unit::Micros => format!("{v:.1} µs"),
+        Unit::Millis => format!("{v:.1} ms"),
+        Unit::MiB => format!("{:.1} MiB", v / (1024.0 * 1024.0)),
+        Unit::Bytes if v.abs() >= 10_240.0 => format!("{:.1} KiB", v / 1024.0),
+        Unit::Bytes => format!("{v:.0} B"),
+    }
+}
+
+struct Row {
+    label: String,
+    unit: Unit,
+    values: [Option<f64>; 3],
+    /// Whether a ratio to the ceiling is printed (and recorded).
+    key: Option<String>,
+}
+
+impl Results {
+    fn server(&self, name: &str) -> Option<&ServerResults> {
+        self.servers.get(name)
+    }
+
+    fn phase_value(
+        &self,
+        phase: &str,
+        f: impl Fn(&PhaseResult) -> Option<f64>,
+    ) -> [Option<f64>; 3] {
+        SERVERS.map(|s| self.server(s)?.phases.get(phase).and_then(&f))
+    }
+
+    fn rows(&self) -> Vec<Row> {
+        let mut rows = Vec::new();
+        let mut phase_rows = |phase: &str, title: &str, stream: bool| {
+            rows.push(Row {
+                label: format!("{title}: server CPU per task"),
+                unit: Unit::Micros,
+                values: self.phase_value(phase, |p| p.cpu_per_task_us),
+                key: Some(format!("{phase}.cpu_per_task")),
+            });
+            rows.push(Row {
+                label: format!("{title}: tasks/s"),
+                unit: Unit::PerSec,
+                values: self.phase_value(phase, |p| Some(p.rps)),
+                key: Some(format!("{phase}.rps")),
+            });
+            if stream {
+                for (q, name) in [(50, "p50"), (99, "p99")] {
+                    rows.push(Row {
+                        label: format!("{title}: first event {name}"),
+                        unit: Unit::Micros,
+                        values: self.phase_value(phase, |p| {
+                            p.first_event
+                                .map(|l| if q == 50 { l.p50_us } else { l.p99_us })
+                        }),
+                        key: Some(format!("{phase}.first_event_{name}")),
+                    });
+                }
+            }
+            for (q, name) in [(50, "p50"), (99, "p99")] {
+                let what = if stream { "end of stream" } else { "latency" };
+                rows.push(Row {
+                    label: format!("{title}: {what} {name}"),
+                    unit: Unit::Micros,
+                    values: self.phase_value(phase, |p| {
+                        p.latency.map(|l| if q == 50 { l.p50_us } else { l.p99_us })
+                    }),
+                    key: Some(format!("{phase}.{name}")),
+                });
+            }
+        };
+        phase_rows(RPC1, "JSON-RPC send, c=1", false);
+        phase_rows(RPC64, "JSON-RPC send, c=64", false);
+        phase_rows(REST64, "HTTP+JSON send, c=64", false);
+        phase_rows(STREAM1, "JSON-RPC stream, c=1", true);
+        phase_rows(STREAM64, "JSON-RPC stream, c=64", true);
+
+        let mem = |f: &dyn Fn(&MemoryResult) -> Option<f64>| {
+            SERVERS.map(|s| self.server(s)?.memory.as_ref().and_then(f))
+        };
+        rows.push(Row {
+            label: "RSS after start-up".into(),
+            unit: Unit::MiB,
+            values: mem(&|m| Some(m.rss_start_bytes as f64)),
+            key: Some("rss_start".into()),
+        });
+        for n in [10_000u64, 100_000] {
+            rows.push(Row {
+                label: format!("RSS after {}k tasks", n / 1000),
+                unit: Unit::MiB,
+                values: mem(&|m| {
+                    m.checkpoints
+                        .iter()
+                        .find(|(c, _)| *c == n)
+                        .map(|(_, r)| *r as f64)
+                }),
+                key: Some(format!("rss_{}k", n / 1000)),
+            });
+        }
+        rows.push(Row {
+            label: "RSS growth per retained task".into(),
+            unit: Unit::Bytes,
+            values: mem(&|m| m.bytes_per_task),
+            key: None,
+        });
+
+        let streams = |f: &dyn Fn(&StreamsResult) -> f64| {
+            SERVERS.map(|s| self.server(s)?.streams.as_ref().map(f))
+        };
+        if let Some(n) = SERVERS
+            .iter()
+            .find_map(|s| self.server(s)?.streams.as_ref().map(|r| r.wanted))
+        {
+            rows.push(Row {
+                label: format!("{n} SubscribeToTask streams: RSS"),
+                unit: Unit::MiB,
+                values: streams(&|r| r.rss_with_streams_bytes as f64),
+                key: None,
+            });
+            rows.push(Row {
+                label: format!("{n} streams: memory per stream"),
+                unit: Unit::Bytes,
+                values: streams(&|r| r.bytes_per_stream),
+                key: None,
+            });
+            rows.push(Row {
+                label: format!("{n} streams: one event reaches all"),
+                unit: Unit::Millis,
+                values: streams(&|r| r.reach_all_ms),
+                key: None,
+            });
+        }
+        let startup = self.startup.as_ref();
+        let agents = startup.map_or(20, |s| s.agents);
+        rows.push(Row {
+            label: format!("start-up, {agents} agents, cold (compiling)"),
+            unit: Unit::Millis,
+            values: [None, startup.map(|s| s.cold_ms), None],
+            key: None,
+        });
+        rows.push(Row {
+            label: format!("start-up, {agents} agents, warm (cache)"),
+            unit: Unit::Millis,
+            values: [None, startup.map(|s| s.warm_median_ms), None],
+            key: None,
+        });
+        let inproc = self.inprocess.as_ref();
+        rows.push(Row {
+            label: "echo instantiate + handle, in-process, p50".into(),
+            unit: Unit::Micros,
+            values: [None, inproc.map(|r| r.latency.p50_us), None],
+            key: None,
+        });
+        rows.push(Row {
+            label: "echo instantiate + handle, in-process, p99".into(),
+            unit: Unit::Micros,
+            values: [None, inproc.map(|r| r.latency.p99_us), None],
+            key: None,
+        });
+        rows.push(Row {
+            label: "echo instantiate + handle, CPU per task".into(),
+            unit: Unit::Micros,
+            values: [None, inproc.map(|r| r.thread_cpu_per_task_us), None],
+            key: None,
+        });
+        let cancel = |f: &dyn Fn(&CancelResult) -> f64| {
+            SERVERS.map(|s| self.server(s)?.cancel.as_ref().map(f))
+        };
+        rows.push(Row {
+            label: "CancelTask on a CPU loop -> canceled, p50".into(),
+            unit: Unit::Millis,
+            values: cancel(&|c| c.cancel_p50_ms),
+            key: None,
+        });
+        rows.push(Row {
+            label: "CancelTask on a CPU loop -> canceled, max".into(),
+            unit: Unit::Millis,
+            values: cancel(&|c| c.cancel_max_ms),
+            key: None,
+        });
+        rows.push(Row {
+            label: "CancelTask -> guest stopped (slot free), p50".into(),
+            unit: Unit::Millis,
+            values: cancel(&|c| c.stopped_p50_ms),
+            key: None,
+        });
+        rows
+    }
+
+    /// Fill `ratios` from the rows.
+    pub fn compute_ratios(&mut self) {
+        let mut ratios: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+        for row in self.rows() {
+            let (Some(key), Some(base)) = (&row.key, row.values[0]) else {
+                continue;
+            };
+            for (i, server) in SERVERS.iter().enumerate().skip(1) {
+                if let Some(v) = row.values[i]
+                    && base > 0.0
+                {
+                    ratios
+                        .entry(server.to_string())
+                        .or_default()
+                        .insert(key.clone(), v / base);
+                }
+            }
+        }
+        self.ratios = ratios;
+    }
+
+    /// The table in markdown.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "| measure | ceiling | a2a-host, memory | ÷ ceiling | a2a-host, SQLite | ÷ ceiling |\n",
+        );
+        out.push_str("|---|---:|---:|---:|---:|---:|\n");
+        for row in self.rows() {
+            let cell = |v: Option<f64>| v.map_or("n/a".to_string(), |v| fmt(row.unit, v));
+            let ratio = |i: usize| match (row.key.as_ref(), row.values[0], row.values[i]) {
+                (Some(_), Some(b), Some(v)) if b > 0.0 => format!("{:.2}×", v / b),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                row.label,
+                cell(row.values[0]),
+                cell(row.values[1]),
+                ratio(1),
+                cell(row.values[2]),
+                ratio(2),
+            );
+        }
+        out
+    }
+
+    /// Utilisation and errors per phase: is the load generator the limit,
+    /// and how noisy was the machine.
+    pub fn diagnostics(&self) -> String {
+        let mut out = String::new();
+        out.push_str("| server | phase | tasks | errors | server CPU | load gen CPU | others on server core |\n");
+        out.push_str("|---|---|---:|---:|---:|---:|---:|\n");
+        for s in SERVERS {
+            let Some(r) = self.server(s) else { continue };
+            for p in [RPC1, RPC64, REST64, STREAM1, STREAM64] {
+                let Some(ph) = r.phases.get(p) else { continue };
+                let _ = writeln!(
+                    out,
+                    "| {s} | {p} | {} | {} | {:.0}% | {:.0}% | {} |",
+                    ph.completed,
+                    ph.errors,
+                    ph.server_util * 100.0,
+                    ph.loadgen_util * 100.0,
+                    ph.foreign_util
+                        .map_or("n/a".into(), |f| format!("{:.0}%", f * 100.0)),
+                );
+            }
+        }
+        out
+    }
+
+    /// Check the targets of issue 7.
+    pub fn check_targets(&mut self) {
+        let mut t = Vec::new();
+        let phase = |s: &str, p: &str| self.server(s).and_then(|r| r.phases.get(p)).cloned();
+        let cpu = |s: &str| phase(s, RPC64).and_then(|p| p.cpu_per_task_us);
+        let base_cpu = cpu(CEILING);
+        for (server, limit) in [(HOST_MEMORY, 3.0), (HOST_SQLITE, 6.0)] {
+            let (holds, measured) = match (cpu(server), base_cpu) {
+                (Some(v), Some(b)) => (
+                    Some(v <= limit * b),
+                    format!("{v:.1} µs vs ceiling {b:.1} µs = {:.2}×", v / b),
+                ),
+                _ => (None, "not measured".into()),
+            };
+            t.push(TargetCheck {
+                target: format!(
+                    "{server}: server CPU per task (JSON-RPC, c=64) ≤ {limit}× the ceiling's"
+                ),
+                measured,
+                holds,
+            });
+        }
+        let p99 = |s: &str, p: &str| phase(s, p).and_then(|p| p.latency).map(|l| l.p99_us);
+        let p50 = |s: &str, p: &str| phase(s, p).and_then(|p| p.latency).map(|l| l.p50_us);
+        for server in [HOST_MEMORY, HOST_SQLITE] {
+            let (holds, measured) = match (p99(server, RPC1), p99(CEILING, RPC1)) {
+                (Some(v), Some(b)) => (
+                    Some(v <= 2.0 * b),
+                    format!("p99 {v:.0} µs vs ceiling {b:.0} µs = {:.2}×", v / b),
+                ),
+                _ => (None, "not measured".into()),
+            };
+            t.push(TargetCheck {
+                target: format!("{server}: JSON-RPC c=1 p99 ≤ 2× the ceiling's p99"),
+                measured,
+                holds,
+            });
+            for p in [RPC64, REST64] {
+                let (holds, measured) = match (p99(server, p), p50(server, p)) {
+                    (Some(a), Some(b)) => (
+                        Some(a <= 2.0 * b),
+                        format!("p99 {a:.0} µs, p50 {b:.0} µs = {:.2}×", a / b),
+                    ),
+                    _ => (None, "not measured".into()),
+                };
+                t.push(TargetCheck {
+                    target: format!("{server}: {p} no long tail (p99 ≤ 2× own p50)"),
+                    measured,
+                    holds,
+                });
+            }
+            let ttfe = |s: &str| phase(s, STREAM1).and_then(|p| p.first_event);
+            let (holds, measured) = match (ttfe(server), ttfe(CEILING)) {
+                (Some(v), Some(b)) => (
+                    Some(v.p50_us <= 2.0 * b.p50_us),
+                    format!(
+                        "p50 {:.0} µs vs ceiling {:.0} µs = {:.2}× (p99 {:.0} vs {:.0} µs)",
+                        v.p50_us,
+                        b.p50_us,
+                        v.p50_us / b.p50_us,
+                        v.p99_us,
+                        b.p99_us
+                    ),
+                ),
+                _ => (None, "not measured".into()),
+            };
+            t.push(TargetCheck {
+                target: format!("{server}: stream c=1 time to first event ≤ 2× the ceiling's"),
+                measured,
+                holds,
+            });
+        }
+        let memory = |s: &str| self.server(s).and_then(|r| r.memory.clone());
+        match memory(HOST_SQLITE) {
+            Some(m) => {
+                let (a, b) = (m.rss_at(10_000), m.rss_at(100_000));
+                let (holds, measured) = match (a, b) {
+                    (Some(a), Some(b)) if m.complete => (
+                        Some(b as f64 <= 1.25 * a as f64),
+                        format!(
+                            "{:.1} MiB after 10k, {:.1} MiB after 100k = {:.2}×",
+                            a as f64 / 1048576.0,
+                            b as f64 / 1048576.0,
+                            b as f64 / a as f64
+                        ),
+                    ),
+                    _ => (
+                        None,
+                        format!("only {:?} reached", m.checkpoints.last().map(|c| c.0)),
+                    ),
+                };
+                t.push(TargetCheck {
+                    target: "SQLite: RSS after 100k tasks ≤ 1.25× RSS after 10k".into(),
+                    measured,
+                    holds,
+                });
+            }
+            None => t.push(TargetCheck {
+                target: "SQLite: RSS after 100k tasks ≤ 1.25× RSS after 10k".into(),
+                measured: "not measured".into(),
+                holds: None,
+            }),
+        }
+        t.push(TargetCheck {
+            target: "memory store: state the bytes per retained task".into(),
+            measured: memory(HOST_MEMORY)
+                .and_then(|m| m.bytes_per_task)
+                .map_or("not measured".into(), |b| {
+                    format!("{b:.0} bytes of RSS per retained echo task")
+                }),
+            holds: memory(HOST_MEMORY)
+                .and_then(|m| m.bytes_per_task)
+                .map(|_| true),
+        });
+        for server in [HOST_MEMORY, HOST_SQLITE] {
+            let s = self.server(server).and_then(|r| r.streams.clone());
+            t.push(TargetCheck {
+                target: format!("{server}: 10,000 concurrent streams held in < 1 GiB"),
+                measured: s.as_ref().map_or("not measured".into(), |s| {
+                    format!(
+                        "{} streams open ({} failed), RSS {:.1} MiB; event reached all in {:.1} ms, missed by {}",
+                        s.opened,
+                        s.open_errors,
+                        s.rss_with_streams_bytes as f64 / 1048576.0,
+                        s.reach_all_ms,
+                        s.missed
+                    )
+                }),
+                holds: s.as_ref().map(|s| {
+                    s.opened >= 10_000 && s.rss_with_streams_bytes < 1 << 30 && s.missed == 0
+                }),
+            });
+        }
+        t.push(TargetCheck {
+            target: "warm start of 20 agents < 300 ms".into(),
+            measured: self.startup.as_ref().map_or("not measured".into(), |s| {
+                format!(
+                    "{} agents: warm {:.0} ms (median), cold {:.0} ms",
+                    s.agents, s.warm_median_ms, s.cold_ms
+                )
+            }),
+            holds: self
+                .startup
+                .as_ref()
+                .map(|s| s.agents >= 20 && s.warm_median_ms < 300.0),
+        });
+        for server in [HOST_MEMORY, HOST_SQLITE] {
+            let c = self.server(server).and_then(|r| r.cancel.clone());
+            t.push(TargetCheck {
+                target: format!("{server}: a cancel lands within 100 ms"),
+                measured: c.as_ref().map_or("not measured".into(), |c| {
+                    format!(
+                        "canceled after {:.1} ms (p50), {:.1} ms (max); guest stopped after {:.0} ms (p50){}",
+                        c.cancel_p50_ms,
+                        c.cancel_max_ms,
+                        c.stopped_p50_ms,
+                        if c.errors.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; errors: {:?}", c.errors)
+                        }
+                    )
+                }),
+                holds: c
+                    .as_ref()
+                    .map(|c| c.errors.is_empty() && c.cancel_max_ms <= 100.0),
+            });
+        }
+        self.targets = t;
+    }
+
+    /// The target checks as text.
+    pub fn targets_text(&self) -> String {
+        let mut out = String::new();
+        for t in &self.targets {
+            let mark = match t.holds {
+                Some(true) => "HOLDS",
+                Some(false) => "MISSED",
+                None => "n/a",
+            };
+            let _ = writeln!(out, "[{mark:>6}] {} — {}", t.target, t.measured);
+        }
+        out
+    }
+}
