@@ -37,6 +37,20 @@ impl Agent for Scripted {
                     .await?
             }
             "reply" => ctx.reply(vec![Part::text("direct")]).await?,
+            "spent" => {
+                let spent = ctx.spent();
+                let text = format!("{} {}", spent.events, spent.content_bytes);
+                ctx.complete(Some(vec![Part::text(text)])).await?
+            }
+            "artifact-then-ask" if ctx.history().is_empty() => {
+                let artifact = Artifact {
+                    artifact_id: "a".into(),
+                    parts: vec![Part::text("12345")],
+                    ..Default::default()
+                };
+                ctx.emit_artifact(artifact, false, true).await?;
+                ctx.request_input(vec![Part::text("more?")]).await?
+            }
             "nothing" => {}
             "err" => return Err(AgentError::Failed("it broke".into())),
             "reject" => return Err(AgentError::Rejected("not mine".into())),
@@ -822,6 +836,32 @@ async fn a_stream_carries_the_task_once() {
         assert_eq!(
             events.last().unwrap().event.state(),
             Some(TaskState::Completed)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_follow_up_turn_knows_what_earlier_turns_spent() {
+    // Per-task limits (events, artifact bytes) start each turn from here.
+    for (name, f) in fixtures() {
+        let t = task_of(
+            f.manager
+                .send_message("a", send("artifact-then-ask"))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(t.status.state, TaskState::InputRequired, "{name}");
+        let mut follow = send("spent");
+        follow.message.task_id = Some(t.id.clone());
+        let done = task_of(f.manager.send_message("a", follow).await.unwrap());
+        // The task event, the artifact and the input-required status; the
+        // five bytes of the artifact's text.
+        assert_eq!(status_text(&done), "3 5", "{name}");
+        let fresh = task_of(f.manager.send_message("a", send("spent")).await.unwrap());
+        assert_eq!(
+            status_text(&fresh),
+            "0 0",
+            "{name}: a new task starts at zero"
         );
     }
 }

@@ -126,6 +126,48 @@ pub enum Action {
     Reply(Vec<Part>),
 }
 
+/// What earlier turns of a task already emitted. Limits that count per
+/// task (events, content bytes) start each turn from here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskUsage {
+    /// Events in the task's log.
+    pub events: u64,
+    /// Bytes of content in the task's artifacts.
+    pub content_bytes: u64,
+}
+
+impl TaskUsage {
+    /// The usage of `task`, whose log holds `events` events.
+    pub fn of(task: &crate::model::Task, events: u64) -> Self {
+        let content_bytes = task
+            .artifacts
+            .iter()
+            .flat_map(|a| &a.parts)
+            .map(part_bytes)
+            .sum();
+        TaskUsage {
+            events,
+            content_bytes,
+        }
+    }
+}
+
+/// Bytes of content in a part, the way the runtime's budget counts them.
+fn part_bytes(p: &Part) -> u64 {
+    use crate::model::PartContent;
+    let content = match &p.content {
+        PartContent::Text(t) => t.len(),
+        PartContent::Raw(b) => b.0.len(),
+        PartContent::Url(u) => u.len(),
+        PartContent::Data(v) => v.to_string().len(),
+    };
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let metadata = p.metadata.as_ref().map_or(0, |m| {
+        serde_json::Value::Object(m.clone()).to_string().len()
+    });
+    (content + opt(&p.media_type) + opt(&p.filename) + metadata) as u64
+}
+
 /// The inputs of one turn.
 #[derive(Debug, Clone, Default)]
 pub struct TurnInput {
@@ -141,6 +183,8 @@ pub struct TurnInput {
     pub metadata: Option<Metadata>,
     /// The client's accepted output media types (empty means any).
     pub accepted_output_modes: Vec<String>,
+    /// What earlier turns of the task emitted.
+    pub spent: TaskUsage,
 }
 
 /// Where a [`TaskContext`] sends its actions. The task manager implements
@@ -211,6 +255,10 @@ impl TaskContext {
     }
     pub fn accepted_output_modes(&self) -> &[String] {
         &self.input.accepted_output_modes
+    }
+    /// What earlier turns of this task already emitted.
+    pub fn spent(&self) -> TaskUsage {
+        self.input.spent
     }
 
     /// Publish a `working` status, optionally with a message.

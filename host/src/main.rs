@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve every agent in a folder over A2A (JSON-RPC, HTTP+JSON, SSE).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Send a message to an agent and print the answer (`--stream` prints it
     /// as it arrives).
     Call(a2a_host::client::CallArgs),
@@ -63,7 +63,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Call(args) => a2a_host::client::run_call(args).await,
             Command::New { name, path } => a2a_host::scaffold::new_agent(&name, path.as_deref()),
             Command::Inspect { file } => inspect(file).await,

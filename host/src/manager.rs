@@ -62,7 +62,9 @@ use tokio::sync::{Mutex, Notify, broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::{Action, ActionError, Agent, AgentError, TaskContext, TurnInput, TurnSink};
+use crate::agent::{
+    Action, ActionError, Agent, AgentError, TaskContext, TaskUsage, TurnInput, TurnSink,
+};
 use crate::bus::{Bus, Job, JobOutcome, LocalBus, Worker};
 use crate::error::A2aError;
 use crate::model::{
@@ -859,6 +861,7 @@ impl TaskManager {
             history: Vec::new(),
             metadata,
             accepted_output_modes,
+            spent: TaskUsage::default(),
         };
         let state = LiveState {
             task,
@@ -957,6 +960,7 @@ impl TaskManager {
                 history,
                 metadata,
                 accepted_output_modes,
+                spent: TaskUsage::of(&stored.task, stored.last_seq),
             };
             if self.inner.shared {
                 self.publish(task_id, vec![(committed.first_seq, events[0].clone())])
@@ -1694,6 +1698,7 @@ impl TaskManager {
             history: task.history[..at].to_vec(),
             metadata: task.metadata.clone(),
             accepted_output_modes: job.accepted_output_modes,
+            spent: TaskUsage::of(&stored.task, stored.last_seq),
         };
         let state = LiveState {
             task: stored.task.clone(),

@@ -129,6 +129,8 @@ pub(crate) struct StateParams {
     pub max_output_bytes: usize,
     /// The agent's limits (for the emit budget of the turn).
     pub limits: Limits,
+    /// What earlier turns of the task emitted (per-task limits).
+    pub spent: crate::agent::TaskUsage,
 }
 
 impl HostState {
@@ -159,7 +161,7 @@ impl HostState {
             task: p.task,
             config: p.config,
             output,
-            budget: TurnBudget::new(p.agent.clone(), &p.limits),
+            budget: TurnBudget::new(p.agent.clone(), &p.limits, p.spent),
             agent: p.agent,
         }
     }

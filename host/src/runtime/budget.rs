@@ -28,14 +28,20 @@ pub(crate) struct TurnBudget {
 }
 
 impl TurnBudget {
-    pub(crate) fn new(agent: std::sync::Arc<str>, limits: &Limits) -> Self {
+    /// A budget for one turn of a task whose earlier turns spent `spent`:
+    /// events and bytes count per task, the rate per turn.
+    pub(crate) fn new(
+        agent: std::sync::Arc<str>,
+        limits: &Limits,
+        spent: crate::agent::TaskUsage,
+    ) -> Self {
         TurnBudget {
             agent,
             max_events: limits.max_events,
             events_per_second: limits.events_per_second.max(1),
             max_bytes: limits.artifact_bytes,
-            events: 0,
-            bytes: 0,
+            events: spent.events,
+            bytes: spent.content_bytes,
             tokens: f64::from(limits.events_per_second.max(1)),
             refilled: Instant::now(),
             hit: None,
@@ -153,7 +159,7 @@ mod tests {
 
     #[test]
     fn events_per_task_run_out() {
-        let mut b = TurnBudget::new("a".into(), &limits(3, 1000, 1 << 20));
+        let mut b = TurnBudget::new("a".into(), &limits(3, 1000, 1 << 20), Default::default());
         for _ in 0..3 {
             b.charge_event(1).unwrap();
         }
@@ -169,7 +175,11 @@ mod tests {
 
     #[test]
     fn bursts_beyond_the_rate_are_refused() {
-        let mut b = TurnBudget::new("a".into(), &limits(1_000_000, 50, 1 << 20));
+        let mut b = TurnBudget::new(
+            "a".into(),
+            &limits(1_000_000, 50, 1 << 20),
+            Default::default(),
+        );
         let mut sent = 0;
         let why = loop {
             match b.charge_event(0) {
@@ -183,15 +193,43 @@ mod tests {
 
     #[test]
     fn the_rate_refills_over_time() {
-        let mut b = TurnBudget::new("a".into(), &limits(1_000_000, 1000, 1 << 20));
+        let mut b = TurnBudget::new(
+            "a".into(),
+            &limits(1_000_000, 1000, 1 << 20),
+            Default::default(),
+        );
         b.tokens = 0.0;
         b.refilled = Instant::now() - std::time::Duration::from_millis(20);
         b.charge_event(0).unwrap();
     }
 
     #[test]
+    fn earlier_turns_count_against_the_task() {
+        let spent = crate::agent::TaskUsage {
+            events: 3,
+            content_bytes: 0,
+        };
+        let mut b = TurnBudget::new("a".into(), &limits(3, 1000, 1 << 20), spent);
+        let why = b.charge_event(1).unwrap_err();
+        assert!(why.contains("3 events per task"), "{why}");
+        let spent = crate::agent::TaskUsage {
+            events: 0,
+            content_bytes: 1 << 20,
+        };
+        let mut b = TurnBudget::new("a".into(), &limits(100, 1000, 1 << 20), spent);
+        assert!(
+            b.charge_event(1).is_err(),
+            "the task's bytes are already spent"
+        );
+    }
+
+    #[test]
     fn bytes_run_out() {
-        let mut b = TurnBudget::new("a".into(), &limits(100, 1000, 2 * 1024 * 1024));
+        let mut b = TurnBudget::new(
+            "a".into(),
+            &limits(100, 1000, 2 * 1024 * 1024),
+            Default::default(),
+        );
         b.charge_event(1024 * 1024).unwrap();
         b.charge_bytes(1024 * 1024).unwrap();
         let why = b.charge_event(1).unwrap_err();

@@ -15,7 +15,7 @@ use super::bindings::{AgentPre, HostState, StateParams, truncate, wit};
 use super::component::{Compiled, LoadError, RuntimeInner};
 use super::http::{Allowlist, OutboundHttp};
 use super::policy::AgentPolicy;
-use crate::agent::{Agent, AgentError, AgentInfo, TaskContext};
+use crate::agent::{Agent, AgentError, AgentInfo, TaskContext, TaskUsage};
 use crate::model::AgentSkill;
 
 /// Total bytes of text a card may carry (all strings together) by default;
@@ -125,7 +125,7 @@ impl WasmAgent {
 }
 
 impl AgentInner {
-    fn new_store(&self, task: &str) -> wasmtime::Result<Store<HostState>> {
+    fn new_store(&self, task: &str, spent: TaskUsage) -> wasmtime::Result<Store<HostState>> {
         let rt = &self.runtime;
         let limits = &self.policy.limits;
         let state = HostState::new(StateParams {
@@ -140,6 +140,7 @@ impl AgentInner {
             },
             max_output_bytes: rt.config.max_output_bytes,
             limits: limits.clone(),
+            spent,
         });
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -155,7 +156,7 @@ impl AgentInner {
 
     async fn read_card(&self) -> Result<wit::Card, LoadError> {
         let mut store = self
-            .new_store("(card)")
+            .new_store("(card)", TaskUsage::default())
             .map_err(|e| LoadError::Card(format!("{e:#}")))?;
         let deadline = self.runtime.config.card_timeout;
         let call = async {
@@ -194,7 +195,7 @@ impl AgentInner {
         let limits = &self.policy.limits;
         let grace = self.runtime.config.cancel_grace;
         let mut store = self
-            .new_store(ctx.task_id())
+            .new_store(ctx.task_id(), ctx.spent())
             .map_err(|e| AgentError::Failed(format!("could not start the agent: {e:#}")))?;
         let ended = {
             let store = &mut store;
