@@ -59,8 +59,8 @@
 //! | turns of all agents at once | 64 | `RuntimeConfig::max_concurrent_total` (host-wide only) | turn waits |
 //! | waiting turns of the agent | 64 | `limits.max_queued` (0..=100000) | task failed at once ("busy") |
 //! | wait for a slot | 30 s | `limits.queue_timeout_secs` | task failed ("busy") |
-//! | artifact and status content per turn | 16 MiB | `limits.artifact_mb` (1..=4096) | action refused (`limit-exceeded`); task failed |
-//! | events (status updates, artifact chunks) per turn | 10000 | `limits.max_events` | action refused; task failed |
+//! | artifact content per task (earlier turns count) | 16 MiB | `limits.artifact_mb` (1..=4096) | action refused (`limit-exceeded`); task failed |
+//! | events (status updates, artifact chunks) per task (earlier turns count) | 10000 | `limits.max_events` | action refused; task failed |
 //! | events per second (burst of one second's worth) | 1000 | `limits.events_per_second` | action refused; task failed |
 //! | card text (all strings) | 64 KiB | `limits.card_kb` (1..=16384) | agent not loaded |
 //! | card skills | 256 | (fixed, [`MAX_CARD_SKILLS`]) | agent not loaded |
