@@ -385,12 +385,7 @@ fn machine_info(cores: Cores, nofile: Option<u64>) -> std::collections::BTreeMap
     {
         m.insert("cpu".into(), model.trim().to_string());
     }
-    m.insert(
-        "cpus".into(),
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .to_string(),
-    );
+    m.insert("cpus".into(), procs::online_cpus().to_string());
     if let Some(mem) = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| s.lines().next().map(str::to_string))
@@ -484,58 +479,61 @@ async fn run(args: RunArgs, cores: Cores) -> Result<()> {
 
     // (1)-(3) Load phases, interleaved across the servers so that noise
     // from the rest of the machine spreads over all of them.
-    if !args.skips("phases") || !args.skips("streams") || !args.skips("cancel") {
+    if !args.skips("phases") {
         let mut running = Vec::new();
         for name in &servers {
             say(format!("starting {name}"));
             running.push(start_server(name, &paths, cores, "load").await?);
         }
-        if !args.skips("phases") {
-            let plan = [
-                (RPC1, Kind::JsonRpc, 1),
-                (RPC64, Kind::JsonRpc, 64),
-                (REST64, Kind::Rest, 64),
-                (STREAM1, Kind::Stream, 1),
-                (STREAM64, Kind::Stream, 64),
-            ];
-            for (key, kind, conc) in plan {
-                for server in &running {
-                    let r = load::phase(
-                        server,
-                        key,
-                        kind,
-                        conc,
-                        secs(args.warmup_secs),
-                        secs(args.phase_secs),
-                        cores.server,
-                    )
-                    .await?;
-                    say(format!(
-                        "{:<16} {key:<11} {:>7.0} tasks/s  cpu/task {:>7.1} µs  p50 {:>8.1} µs  p99 {:>8.1} µs  errors {}",
-                        server.name,
-                        r.rps,
-                        r.cpu_per_task_us.unwrap_or(f64::NAN),
-                        r.latency.map_or(f64::NAN, |l| l.p50_us),
-                        r.latency.map_or(f64::NAN, |l| l.p99_us),
-                        r.errors
-                    ));
-                    for e in &r.error_samples {
-                        say(format!("  error: {e}"));
-                    }
-                    if let Some(sr) = results.servers.get_mut(&server.name) {
-                        sr.phases.insert(key.to_string(), r);
-                    }
+        let plan = [
+            (RPC1, Kind::JsonRpc, 1),
+            (RPC64, Kind::JsonRpc, 64),
+            (REST64, Kind::Rest, 64),
+            (STREAM1, Kind::Stream, 1),
+            (STREAM64, Kind::Stream, 64),
+        ];
+        for (key, kind, conc) in plan {
+            for server in &running {
+                let r = load::phase(
+                    server,
+                    key,
+                    kind,
+                    conc,
+                    secs(args.warmup_secs),
+                    secs(args.phase_secs),
+                    cores.server,
+                )
+                .await?;
+                say(format!(
+                    "{:<16} {key:<11} {:>7.0} tasks/s  cpu/task {:>7.1} µs  p50 {:>8.1} µs  p99 {:>8.1} µs  errors {}",
+                    server.name,
+                    r.rps,
+                    r.cpu_per_task_us.unwrap_or(f64::NAN),
+                    r.latency.map_or(f64::NAN, |l| l.p50_us),
+                    r.latency.map_or(f64::NAN, |l| l.p99_us),
+                    r.errors
+                ));
+                for e in &r.error_samples {
+                    say(format!("  error: {e}"));
+                }
+                if let Some(sr) = results.servers.get_mut(&server.name) {
+                    sr.phases.insert(key.to_string(), r);
                 }
             }
         }
-        // (5) and (8): a2a-host only.
-        for server in running.iter_mut().filter(|s| s.name != CEILING) {
+        for mut s in running {
+            s.stop(Duration::from_secs(3));
+        }
+    }
+
+    // (5) and (8), a2a-host only, each on a fresh server so that the tasks
+    // the load phases left in the memory store do not count.
+    if !args.skips("streams") || !args.skips("cancel") {
+        for name in servers.iter().filter(|n| **n != CEILING) {
+            let mut server = start_server(name, &paths, cores, "streams").await?;
             if !args.skips("streams") {
-                say(format!(
-                    "{}: {} SubscribeToTask streams",
-                    server.name, args.streams
-                ));
-                match scenarios::streams(server, args.streams, Duration::from_secs(1)).await {
+                say(format!("{name}: {} SubscribeToTask streams", args.streams));
+                match scenarios::streams(&server, args.streams, Duration::from_secs(1)).await {
                     Ok(r) => {
                         say(format!(
                             "  {} open in {:.1} s, RSS {:.1} MiB, event reached all in {:.1} ms ({} missed)",
@@ -545,39 +543,34 @@ async fn run(args: RunArgs, cores: Cores) -> Result<()> {
                             r.reach_all_ms,
                             r.missed
                         ));
-                        if let Some(sr) = results.servers.get_mut(&server.name) {
+                        if let Some(sr) = results.servers.get_mut(*name) {
                             sr.streams = Some(r);
                         }
                     }
                     Err(e) => {
                         say(format!("  streams failed: {e:#}"));
-                        results
-                            .notes
-                            .push(format!("{}: streams failed: {e:#}", server.name));
+                        results.notes.push(format!("{name}: streams failed: {e:#}"));
                     }
                 }
                 if !server.alive() {
                     bail!(
-                        "{} died during the streams test; log {}",
-                        server.name,
+                        "{name} died during the streams test; log {}",
                         server.log.display()
                     );
                 }
             }
             if !args.skips("cancel") {
-                say(format!("{}: CancelTask on a CPU loop", server.name));
-                let r = scenarios::cancel(server, args.cancels).await?;
+                say(format!("{name}: CancelTask on a CPU loop"));
+                let r = scenarios::cancel(&server, args.cancels).await?;
                 say(format!(
                     "  canceled after {:.1} ms (p50), guest stopped after {:.0} ms (p50)",
                     r.cancel_p50_ms, r.stopped_p50_ms
                 ));
-                if let Some(sr) = results.servers.get_mut(&server.name) {
+                if let Some(sr) = results.servers.get_mut(*name) {
                     sr.cancel = Some(r);
                 }
             }
-        }
-        for mut s in running {
-            s.stop(Duration::from_secs(3));
+            server.stop(Duration::from_secs(3));
         }
     }
 

@@ -46,7 +46,8 @@ impl Cores {
     }
 }
 
-fn online_cpus() -> usize {
+/// CPUs online on the machine (not just the ones this process may use).
+pub fn online_cpus() -> usize {
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
     if n > 0 { n as usize } else { 1 }

@@ -821,8 +821,11 @@ impl TaskManager {
                 Earlier::None => {}
             }
         }
-        let task_id = uuid::Uuid::new_v4().to_string();
-        let context_id = context_given.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        // Time-ordered (v7) ids keep index inserts at the end of the B-trees
+        // (the bench measured a third less SQLite CPU per task than with
+        // random v4 ids); 74 random bits still make them unguessable.
+        let task_id = uuid::Uuid::now_v7().to_string();
+        let context_id = context_given.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         message.task_id = Some(task_id.clone());
         message.context_id = Some(context_id.clone());
         let task = Task {

@@ -148,9 +148,17 @@ impl AgentInner {
             store.set_fuel(limits.fuel.unwrap_or(u64::MAX))?;
         }
         // Yield to the async runtime at every epoch tick, so that deadlines
-        // and cancellation can drop a guest that never returns.
+        // and cancellation can drop a guest that never returns. The yield is
+        // `tokio::task::yield_now`, which also lets the worker poll I/O:
+        // a plain yield is re-polled at once and a spinning guest would
+        // starve the sockets (and so the cancel request) for many ticks.
         store.set_epoch_deadline(1);
-        store.epoch_deadline_async_yield_and_update(1);
+        store.epoch_deadline_callback(|_| {
+            Ok(wasmtime::UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
+        });
         Ok(store)
     }
 

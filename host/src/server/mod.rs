@@ -291,6 +291,13 @@ pub async fn serve_with_grace(
         shutdown.await;
         let _ = tx.send(true);
     };
+    // Without TCP_NODELAY a streamed event waits for the client's delayed
+    // ACK (~40 ms) behind the response headers.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
