@@ -2,34 +2,16 @@
 //! a SQLite file, SIGTERM draining, restarting on the same file, `new`, and
 //! `inspect`.
 
+#[path = "common/agents.rs"]
+mod agents;
+use agents::{examples, repo_root};
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
-        .to_path_buf()
-}
-
-/// target/agents, built once per test run by `cargo xtask agents`.
-fn examples() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .current_dir(repo_root())
-            .args(["xtask", "agents"])
-            .status()
-            .expect("run cargo xtask agents");
-        assert!(status.success(), "cargo xtask agents failed");
-        repo_root().join("target/agents")
-    })
-}
 
 /// A running `a2a-host serve`, killed on drop.
 struct Host {

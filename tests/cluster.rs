@@ -16,11 +16,15 @@
 //! `A2A_HOST_TEST_POSTGRES_URL` (process tests); without them a test prints
 //! `skipped: …` and passes. Each test uses its own key prefix and schema.
 
+#[path = "common/agents.rs"]
+mod agents;
+use agents::examples;
+
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex as StdMutex, OnceLock};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use a2a_host::agent::{Agent, AgentError, AgentInfo, TaskContext};
@@ -791,27 +795,6 @@ async fn a_subscription_on_one_manager_follows_a_turn_on_another() {
 
 // ---------------------------------------------------------------------------
 // Real `a2a-host serve` processes
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
-        .to_path_buf()
-}
-
-/// target/agents, built once per test run by `cargo xtask agents`.
-fn examples() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .current_dir(repo_root())
-            .args(["xtask", "agents"])
-            .status()
-            .expect("run cargo xtask agents");
-        assert!(status.success(), "cargo xtask agents failed");
-        repo_root().join("target/agents")
-    })
-}
 
 /// An agents folder with echo and a countdown ticking every 300 ms, and a
 /// compile cache, shared by a test's processes.

@@ -7,10 +7,12 @@
 //! The `llm` agent talks to a fake OpenAI-compatible server started by the
 //! test on 127.0.0.1:0: the only stand-in, for the outside internet.
 
+#[path = "common/agents.rs"]
+mod agents;
+use agents::example;
+
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -29,43 +31,6 @@ use tempfile::TempDir;
 
 // ---------------------------------------------------------------------------
 // Building the guests (once per test run)
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
-        .to_path_buf()
-}
-
-/// target/agents, after one `cargo xtask agents` per test binary (a no-op
-/// when another test binary built them already).
-fn built_agents() -> &'static Path {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let root = repo_root();
-        let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(&root)
-            .args(["xtask", "agents"])
-            .output()
-            .map_err(|e| format!("cannot run cargo xtask agents: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "cargo xtask agents failed ({}):\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(root.join("target").join("agents"))
-    });
-    built.as_ref().expect("building the example agents")
-}
-
-/// The built example agent `name`.
-fn example(name: &str) -> PathBuf {
-    let path = built_agents().join(format!("{name}.wasm"));
-    assert!(path.is_file(), "{} was not built", path.display());
-    path
-}
 
 /// One runtime for all tests, with a private compile cache, so each
 /// component compiles once per test run.

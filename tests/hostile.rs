@@ -12,6 +12,10 @@
 //! The tests run one at a time (they measure the memory of the process the
 //! server runs in) and build the guests once per run, like tests/runtime.rs.
 
+#[path = "common/agents.rs"]
+mod agents;
+use agents::{example, repo_root};
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -27,13 +31,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 // ---------------------------------------------------------------------------
 // Building the guests
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
-        .to_path_buf()
-}
 
 fn run(mut cmd: Command, what: &str) -> Result<(), String> {
     let out = cmd
@@ -54,23 +51,6 @@ fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(repo_root());
     cmd
-}
-
-/// target/agents/NAME.wasm, after `cargo xtask agents`.
-fn example(name: &str) -> PathBuf {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let mut cmd = cargo();
-        cmd.args(["xtask", "agents"]);
-        run(cmd, "cargo xtask agents")?;
-        Ok(repo_root().join("target").join("agents"))
-    });
-    let path = dir
-        .as_ref()
-        .expect("building the example agents")
-        .join(format!("{name}.wasm"));
-    assert!(path.is_file(), "{} was not built", path.display());
-    path
 }
 
 /// The test guest `name` (tests/agents/NAME, `-` written `_`).

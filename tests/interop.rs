@@ -14,6 +14,10 @@
 //! Without them they fail with a message saying what to install; they never
 //! pass silently. `A2A_INTEROP_PYTHON` picks another interpreter.
 
+#[path = "common/agents.rs"]
+mod agents;
+use agents::{examples, repo_root};
+
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, ErrorKind, Read};
@@ -282,13 +286,6 @@ fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String
 // ---------------------------------------------------------------------------
 // Python and the virtual environments
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
-        .to_path_buf()
-}
-
 /// The interpreter that makes the environments, and its "major.minor".
 fn system_python() -> &'static (PathBuf, String) {
     static PYTHON: OnceLock<Result<(PathBuf, String), String>> = OnceLock::new();
@@ -409,38 +406,13 @@ fn venv_python(client: &Client) -> PathBuf {
 // ---------------------------------------------------------------------------
 // The host and its agents
 
-/// target/agents, after one `cargo xtask agents` per test binary.
-fn built_agents() -> &'static Path {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let root = repo_root();
-        let out = Command::new(env!("CARGO"))
-            .current_dir(&root)
-            .args(["xtask", "agents"])
-            .output()
-            .map_err(|e| format!("cannot run cargo xtask agents: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "cargo xtask agents failed ({}):\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(root.join("target/agents"))
-    });
-    match built {
-        Ok(path) => path,
-        Err(err) => panic!("{err}"),
-    }
-}
-
 /// A fresh agents folder: the four example agents the checks use, with
 /// short delays so the run is quick (the countdown still ticks slowly
 /// enough to be canceled mid-way).
 fn agents_folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     for name in ["echo", "streaming", "countdown", "multi-turn"] {
-        let wasm = built_agents().join(format!("{name}.wasm"));
+        let wasm = examples().join(format!("{name}.wasm"));
         fs::copy(&wasm, dir.path().join(format!("{name}.wasm")))
             .unwrap_or_else(|e| panic!("copy {}: {e}", wasm.display()));
     }

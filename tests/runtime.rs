@@ -5,6 +5,10 @@
 //! Both builds run once per test binary; when another test binary built
 //! them already, cargo finds nothing to do.
 
+#[path = "common/agents.rs"]
+mod agents;
+use agents::{example, repo_root};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
@@ -22,13 +26,6 @@ use tokio::sync::watch;
 
 // ---------------------------------------------------------------------------
 // Building the guests
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
-        .to_path_buf()
-}
 
 fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -49,25 +46,6 @@ fn run(mut cmd: Command, what: &str) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr)
         ))
     }
-}
-
-/// target/agents, after `cargo xtask agents`.
-fn examples() -> &'static Path {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let mut cmd = cargo();
-        cmd.args(["xtask", "agents"]);
-        run(cmd, "cargo xtask agents")?;
-        Ok(repo_root().join("target").join("agents"))
-    });
-    built.as_ref().expect("building the example agents")
-}
-
-/// The example agent `name`.
-fn example(name: &str) -> PathBuf {
-    let path = examples().join(format!("{name}.wasm"));
-    assert!(path.is_file(), "{} was not built", path.display());
-    path
 }
 
 /// The test guest `name` (tests/agents/NAME, `-` written `_`).
