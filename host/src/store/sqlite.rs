@@ -15,8 +15,14 @@
 //! - All writes go through **one writer connection** behind an async mutex.
 //!   The mutex is taken on the async side, so queued writers wait without
 //!   occupying blocking threads; the guard then moves to the blocking task.
-//!   Each [`Store::write_task`] is one `BEGIN IMMEDIATE` transaction: it takes
-//!   SQLite's write lock *before* reading the version, so the
+//!   Task writes ([`Store::write_task`]) are **group-committed**: they queue,
+//!   and one committer takes everything queued into a single `BEGIN
+//!   IMMEDIATE` transaction, each write in its own savepoint (a write that
+//!   fails, such as a version conflict, rolls back alone). Every caller is
+//!   answered after `COMMIT`, so an acknowledged write is exactly as durable
+//!   as with a transaction of its own; under load, many tasks share one
+//!   commit and one trip to the blocking pool. `BEGIN IMMEDIATE` takes
+//!   SQLite's write lock *before* the version is read, so the
 //!   check-then-write is atomic even across processes (or several
 //!   [`SqliteStore`]s) sharing the file.
 //! - Reads use a small **pool of reader connections** (at most
@@ -54,7 +60,7 @@ use rusqlite::{
     params_from_iter,
 };
 use serde::de::DeserializeOwned;
-use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, Semaphore};
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, Semaphore, oneshot};
 
 use super::memory::push_config_key;
 use super::{
@@ -172,6 +178,8 @@ struct Shared {
     reader_permits: Arc<Semaphore>,
     /// Reader connections not in use right now.
     idle_readers: SyncMutex<Vec<Connection>>,
+    /// Task writes waiting to be committed together.
+    queue: SyncMutex<WriteQueue>,
 }
 
 impl SqliteStore {
@@ -219,6 +227,7 @@ impl SqliteStore {
                 writer: Arc::new(AsyncMutex::new(writer)),
                 reader_permits: Arc::new(Semaphore::new(MAX_READERS)),
                 idle_readers: SyncMutex::new(Vec::new()),
+                queue: SyncMutex::new(WriteQueue::default()),
             }),
         }
     }
@@ -432,8 +441,89 @@ struct EncodedWrite {
     claim: Option<String>,
 }
 
-fn write_task_blocking(conn: &mut Connection, w: EncodedWrite) -> Result<Committed, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+/// A queued task write and the caller waiting for its outcome.
+type Queued = (EncodedWrite, oneshot::Sender<Result<Committed, StoreError>>);
+
+/// Task writes waiting for the writer connection (group commit).
+#[derive(Default)]
+struct WriteQueue {
+    pending: Vec<Queued>,
+    /// Whether a committer is running; it takes what is queued before it
+    /// stops, so a write that finds this set only waits.
+    committing: bool,
+}
+
+/// Commits queued task writes until the queue is empty, each batch in one
+/// transaction. Runs as its own task, so a caller that stops waiting does
+/// not strand the writes queued behind it.
+async fn commit_queued(shared: Arc<Shared>) {
+    let mut conn: OwnedMutexGuard<Connection> = shared.writer.clone().lock_owned().await;
+    let queue = shared.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        loop {
+            let batch = {
+                let mut q = queue.queue.lock();
+                if q.pending.is_empty() {
+                    q.committing = false;
+                    return;
+                }
+                std::mem::take(&mut q.pending)
+            };
+            commit_batch(&mut conn, batch);
+        }
+    })
+    .await;
+    if let Err(e) = done {
+        // A panic: the batch in hand was answered by its dropped senders;
+        // fail what queued since and let the next write commit again.
+        let why = worker_failed(e);
+        let mut q = shared.queue.lock();
+        q.committing = false;
+        for (_, reply) in q.pending.drain(..) {
+            let _ = reply.send(Err(why.clone()));
+        }
+    }
+}
+
+/// One `BEGIN IMMEDIATE` … `COMMIT` for a batch of task writes, each in a
+/// savepoint: a write that fails (a version conflict, say) is rolled back
+/// alone and the others commit. Every caller is answered after `COMMIT`,
+/// so an acknowledged write is as durable as with one transaction each.
+fn commit_batch(conn: &mut Connection, batch: Vec<Queued>) {
+    let (writes, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    let outcome = (|| {
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(writes.len());
+        for w in writes {
+            let savepoint = tx.savepoint()?;
+            match write_one(&savepoint, w) {
+                Ok(committed) => {
+                    savepoint.commit()?;
+                    results.push(Ok(committed));
+                }
+                // Dropping the savepoint rolls its changes back.
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        tx.commit()?;
+        Ok::<_, StoreError>(results)
+    })();
+    match outcome {
+        Ok(results) => {
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+        }
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+/// One task write, inside the caller's transaction.
+fn write_one(tx: &Connection, w: EncodedWrite) -> Result<Committed, StoreError> {
     let current: Option<(String, u64, u64)> = tx
         .prepare_cached("SELECT agent, version, last_seq FROM tasks WHERE id = ?1")?
         .query_row([&w.id], |r| {
@@ -523,7 +613,6 @@ fn write_task_blocking(conn: &mut Connection, w: EncodedWrite) -> Result<Committ
         )?
         .execute(params![agent, w.context_id, message_id, w.id])?;
     }
-    tx.commit()?;
     Ok(Committed {
         version,
         first_seq: last_seq + 1,
@@ -637,8 +726,18 @@ impl Store for SqliteStore {
             events: write.events.iter().map(to_json).collect::<Result<_, _>>()?,
             claim: write.claim_message_id.map(str::to_string),
         };
-        self.write(move |conn| write_task_blocking(conn, encoded))
+        let (reply, outcome) = oneshot::channel();
+        let lead = {
+            let mut q = self.shared.queue.lock();
+            q.pending.push((encoded, reply));
+            !std::mem::replace(&mut q.committing, true)
+        };
+        if lead {
+            tokio::spawn(commit_queued(self.shared.clone()));
+        }
+        outcome
             .await
+            .map_err(|_| StoreError::Other("the SQLite writer stopped before committing".into()))?
     }
 
     async fn get_task(&self, task_id: &str) -> Result<Option<StoredTask>, StoreError> {
@@ -1042,6 +1141,53 @@ mod tests {
             Err(StoreError::Other(message)) => message,
             Err(e) => panic!("expected StoreError::Other, got {e:?}"),
             Ok(store) => panic!("opened {}", store.describe()),
+        }
+    }
+
+    /// Writes that arrive together share one transaction; one that fails
+    /// (here: creating a task that exists) rolls back alone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn group_commit_isolates_failed_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path().join("tasks.db")).unwrap());
+        let mut writers = Vec::new();
+        for i in 0..200 {
+            let store = store.clone();
+            // Every tenth write creates a task another write also creates.
+            let id = if i % 10 == 9 {
+                format!("t{}", i - 1)
+            } else {
+                format!("t{i}")
+            };
+            writers.push(tokio::spawn(async move {
+                let t = task(&id, TaskState::Working);
+                let events = [event(&t), event(&t)];
+                store.write_task(write(&t, 0, &events, None)).await
+            }));
+        }
+        let (mut created, mut refused) = (0, 0);
+        for w in writers {
+            match w.await.unwrap() {
+                Ok(c) => {
+                    assert_eq!(
+                        c,
+                        Committed {
+                            version: 1,
+                            first_seq: 1
+                        }
+                    );
+                    created += 1;
+                }
+                Err(StoreError::AlreadyExists(_)) => refused += 1,
+                Err(e) => panic!("unexpected error: {e}"),
+            }
+        }
+        assert_eq!((created, refused), (180, 20));
+        for i in (0..200).filter(|i| i % 10 != 9) {
+            let id = format!("t{i}");
+            let stored = store.get_task(&id).await.unwrap().expect("committed");
+            assert_eq!((stored.version, stored.last_seq), (1, 2), "{id}");
+            assert_eq!(store.events_after(&id, 0).await.unwrap().len(), 2, "{id}");
         }
     }
 
