@@ -50,13 +50,14 @@
 //!   the queue by another process instead.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::{Stream, StreamExt};
+use futures::{FutureExt as _, Stream, StreamExt};
 use parking_lot::Mutex as SyncMutex;
 use tokio::sync::{Mutex, Notify, broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -161,7 +162,13 @@ struct LiveTask {
 /// turn starts.
 struct TaskChannel {
     task_id: String,
-    sender: broadcast::Sender<SequencedEvent>,
+    /// Created by the first subscriber: most tasks are awaited by a
+    /// blocking send (through `LiveTask::settled`) and never streamed, and
+    /// a broadcast ring is the largest allocation of a task. Events sent
+    /// before it exists have no receiver to miss them; every stream reads
+    /// the store after subscribing.
+    sender: OnceLock<broadcast::Sender<SequencedEvent>>,
+    capacity: usize,
     manager: Weak<Inner>,
     /// The highest sequence number sent on this channel.
     last_sent: AtomicU64,
@@ -176,7 +183,16 @@ impl TaskChannel {
         if let Some(seq) = event.seq {
             self.last_sent.fetch_max(seq, Ordering::SeqCst);
         }
-        let _ = self.sender.send(event);
+        if let Some(sender) = self.sender.get() {
+            let _ = sender.send(event);
+        }
+    }
+
+    /// A receiver of the events sent from now on.
+    fn subscribe(&self) -> broadcast::Receiver<SequencedEvent> {
+        self.sender
+            .get_or_init(|| broadcast::channel(self.capacity).0)
+            .subscribe()
     }
 }
 
@@ -374,7 +390,7 @@ impl TaskManager {
             Started::Turn(live) => {
                 // Whatever the turn published before we subscribed is in the
                 // log, and `forward` catches up from there.
-                let rx = live.channel.sender.subscribe();
+                let rx = live.channel.subscribe();
                 let st = live.state.lock().await;
                 let settled = Some(live.settled.subscribe());
                 if st.first_turn {
@@ -537,7 +553,7 @@ impl TaskManager {
         // Subscribe first, then read the state: nothing published between
         // the two is lost, and anything seen twice is skipped by sequence.
         let channel = self.channel(&req.id);
-        let rx = channel.sender.subscribe();
+        let rx = channel.subscribe();
         let live = self.inner.live.lock().get(&req.id).cloned();
         let (task, seq) = match live.filter(|l| l.agent == agent) {
             Some(live) => {
@@ -1029,7 +1045,7 @@ impl TaskManager {
         }
         // Subscribe before queueing: nothing the turn writes is missed.
         let channel = self.channel(&input.task_id);
-        let rx = channel.sender.subscribe();
+        let rx = channel.subscribe();
         let job = Job {
             v: Job::VERSION,
             task_id: input.task_id.clone(),
@@ -1099,31 +1115,33 @@ impl TaskManager {
             live: live.clone(),
         });
         let ctx = TaskContext::new(input, sink);
-        let mut handle = tokio::spawn(async move { agent.handle(ctx).await });
+        // The agent runs inside this task (a panic is caught, not
+        // propagated); stopping it after the grace period drops its future.
         let grace = self.inner.config.cancel_grace;
-        let outcome = tokio::select! {
+        let outcome = {
+            let mut handle = std::pin::pin!(AssertUnwindSafe(agent.handle(ctx)).catch_unwind());
+            tokio::select! {
             res = &mut handle => Some(res),
             _ = live.cancel.cancelled() => {
                 match tokio::time::timeout(grace, &mut handle).await {
                     Ok(res) => Some(res),
                     Err(_) => {
-                        handle.abort();
                         tracing::info!(task = %live.task_id, agent = %live.agent,
                             "agent did not stop within the cancel grace period; stopped it");
                         None
                     }
                 }
             }
+            }
         };
         let reason = match outcome {
             None | Some(Ok(Ok(()))) => None,
             Some(Ok(Err(AgentError::Failed(r)))) => Some((TaskState::Failed, r)),
             Some(Ok(Err(AgentError::Rejected(r)))) => Some((TaskState::Rejected, r)),
-            Some(Err(join)) if join.is_panic() => Some((
+            Some(Err(panic)) => Some((
                 TaskState::Failed,
-                format!("agent panicked: {}", panic_message(join.into_panic())),
+                format!("agent panicked: {}", panic_message(panic)),
             )),
-            Some(Err(_)) => Some((TaskState::Failed, "agent task was aborted".to_string())),
         };
         {
             let mut st = live.state.lock().await;
@@ -1442,7 +1460,7 @@ impl TaskManager {
                 // Its turn runs (or is queued) elsewhere: wait like a fresh
                 // blocking send would.
                 let channel = self.channel(&stored.task.id);
-                let rx = channel.sender.subscribe();
+                let rx = channel.subscribe();
                 if let Some(reply) = self.wait_resting(channel, rx, stored.last_seq).await {
                     return Ok(SendMessageResponse::Message(reply));
                 }
@@ -1468,10 +1486,10 @@ impl TaskManager {
         if let Some(existing) = channels.get(task_id).and_then(Weak::upgrade) {
             return existing;
         }
-        let (sender, _) = broadcast::channel(self.inner.config.broadcast_capacity.max(16));
         let channel = Arc::new(TaskChannel {
             task_id: task_id.to_string(),
-            sender,
+            sender: OnceLock::new(),
+            capacity: self.inner.config.broadcast_capacity.max(16),
             manager: Arc::downgrade(&self.inner),
             last_sent: AtomicU64::new(0),
             announced: AtomicU64::new(0),
@@ -1759,7 +1777,7 @@ impl TaskManager {
     /// its live events if it is still running.
     async fn stream_existing(&self, stored: StoredTask) -> Result<EventStream, A2aError> {
         let channel = self.channel(&stored.task.id);
-        let rx = channel.sender.subscribe();
+        let rx = channel.subscribe();
         let first = SequencedEvent {
             seq: Some(stored.last_seq),
             event: StreamResponse::Task(stored.task),
