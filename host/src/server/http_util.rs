@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde_json::Value;
 
 use super::ApiError;
 use crate::error::A2aError;
@@ -135,12 +134,27 @@ pub(crate) fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError
 pub(crate) fn json_response(
     status: StatusCode,
     media_type: &'static str,
-    body: &Value,
+    body: &impl serde::Serialize,
+) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => json_bytes_response(status, media_type, bytes),
+        Err(e) => {
+            tracing::error!(error = %e, "could not encode a response body");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A response whose body is JSON text already encoded.
+pub(crate) fn json_bytes_response(
+    status: StatusCode,
+    media_type: &'static str,
+    body: Vec<u8>,
 ) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(media_type))],
-        body.to_string(),
+        body,
     )
         .into_response()
 }

@@ -44,6 +44,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::http_util::{self, JSON};
@@ -83,7 +84,9 @@ pub(super) struct RpcRequest {
 
 /// What a method produced.
 pub(super) enum Outcome {
-    Value(Value),
+    /// The `result`, already encoded: typed results are serialized once,
+    /// straight to JSON text, never through a `serde_json::Value`.
+    Value(Box<RawValue>),
     /// Events, and the form they are written in.
     Stream(EventStream, Wire),
 }
@@ -120,10 +123,10 @@ pub(crate) async fn handle(State(app): State<App>, path: PathArgs, req: Request)
         return StatusCode::NO_CONTENT.into_response();
     }
     match result {
-        Ok(Outcome::Value(v)) => http_util::json_response(
+        Ok(Outcome::Value(result)) => http_util::json_bytes_response(
             StatusCode::OK,
             JSON,
-            &json!({"jsonrpc": "2.0", "id": reply_id, "result": v}),
+            result_envelope(&reply_id, &result),
         ),
         Ok(Outcome::Stream(stream, wire)) => {
             sse::response(stream, Framing::JsonRpc(reply_id, wire), &app.config)
@@ -266,7 +269,7 @@ async fn dispatch_v1(
         "DeleteTaskPushNotificationConfig" => {
             let req: TaskPushConfigRef = required(params)?;
             m.delete_push_config(agent, req).await?;
-            Ok(Outcome::Value(Value::Object(Map::new())))
+            value(Ok(Map::new()))
         }
         "GetExtendedAgentCard" => {
             // Params ({tenant?}) may be left out; still reject bad ones.
@@ -294,11 +297,27 @@ async fn dispatch_v1(
 /// A manager result as a JSON-RPC `result` value.
 pub(super) fn value<T: serde::Serialize>(r: Result<T, A2aError>) -> Result<Outcome, ApiError> {
     let v = r.map_err(ApiError::from)?;
-    serde_json::to_value(v).map(Outcome::Value).map_err(|e| {
-        ApiError::new(A2aError::Internal(format!(
-            "could not encode the result: {e}"
-        )))
-    })
+    serde_json::value::to_raw_value(&v)
+        .map(Outcome::Value)
+        .map_err(|e| {
+            ApiError::new(A2aError::Internal(format!(
+                "could not encode the result: {e}"
+            )))
+        })
+}
+
+/// The body of a successful JSON-RPC response, written in one buffer of the
+/// right size (a task can carry megabytes of artifacts).
+fn result_envelope(id: &Value, result: &RawValue) -> Vec<u8> {
+    let id = id.to_string();
+    let result = result.get();
+    let mut body = Vec::with_capacity(result.len() + id.len() + 40);
+    body.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    body.extend_from_slice(id.as_bytes());
+    body.extend_from_slice(b",\"result\":");
+    body.extend_from_slice(result.as_bytes());
+    body.push(b'}');
+    body
 }
 
 /// The answer to GetExtendedAgentCard while no agent offers one.

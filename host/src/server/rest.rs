@@ -194,16 +194,11 @@ impl Ctx {
 
     /// A 200 answer with `v` as the body.
     fn json<T: serde::Serialize>(&self, v: &T) -> Response {
-        match serde_json::to_value(v) {
-            Ok(v) => http_util::json_response(
-                StatusCode::OK,
-                http_util::response_media_type(self.headers()),
-                &v,
-            ),
-            Err(e) => self.error(ApiError::new(A2aError::Internal(format!(
-                "could not encode the result: {e}"
-            )))),
-        }
+        http_util::json_response(
+            StatusCode::OK,
+            http_util::response_media_type(self.headers()),
+            v,
+        )
     }
 
     /// The stream form of this request's version.

@@ -163,7 +163,7 @@ pub(super) async fn dispatch_rpc(
                 tenant: None,
             };
             m.delete_push_config(agent, req).await?;
-            Ok(Outcome::Value(Value::Null))
+            value(Ok(Value::Null))
         }
         "agent/getAuthenticatedExtendedCard" => {
             // 0.3 defines no params; still refuse malformed ones.
