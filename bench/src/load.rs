@@ -3,6 +3,7 @@
 //! checked. A phase has a warm-up (not measured) and a measured window of
 //! fixed length; the server's CPU time is read at both ends of the window.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +13,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::client::{self, Conn, Kind};
-use crate::procs::{self, Server};
+use crate::procs::{self, ProcessGroup, Server};
 
 /// Latency summary, in microseconds.
 #[derive(Debug, Clone, Copy, Serialize, Default)]
@@ -77,6 +78,52 @@ pub struct PhaseResult {
     /// CPU used on the server's core by other processes (other builds on
     /// the machine) / window: a noise indicator.
     pub foreign_util: Option<f64>,
+    /// Server processes the clients were spread over (round-robin).
+    pub processes: usize,
+    /// CPU of the services the servers use (PostgreSQL, Redis), by name;
+    /// empty for a server that uses none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, ServiceCpu>,
+}
+
+/// What a service (all its processes) spent in a measured window.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceCpu {
+    /// Processes of the service seen at the end of the window.
+    pub processes: usize,
+    /// User+system CPU time in the window.
+    pub cpu_s: f64,
+    /// CPU per completed task, microseconds.
+    pub cpu_per_task_us: Option<f64>,
+}
+
+/// What a phase loads and meters: one or more server processes serving the
+/// same tasks, and the services they share.
+pub struct Target<'a> {
+    /// Client `i` talks to `servers[i % servers.len()]`; the servers' CPU
+    /// is summed.
+    pub servers: Vec<&'a Server>,
+    /// Services whose CPU is read over the same window.
+    pub services: Vec<ProcessGroup>,
+}
+
+impl<'a> Target<'a> {
+    /// One server, no services.
+    pub fn one(server: &'a Server) -> Target<'a> {
+        Target {
+            servers: vec![server],
+            services: Vec::new(),
+        }
+    }
+
+    /// CPU time of all the servers so far.
+    fn cpu(&self) -> Result<Duration> {
+        let mut total = Duration::ZERO;
+        for s in &self.servers {
+            total += s.cpu()?;
+        }
+        Ok(total)
+    }
 }
 
 #[derive(Default)]
@@ -137,10 +184,10 @@ async fn connect(addr: SocketAddr, until: Instant) -> Result<Conn> {
     }
 }
 
-/// Run `concurrency` closed-loop clients of `kind` against `server` for
+/// Run `concurrency` closed-loop clients of `kind` against `target` for
 /// `warmup + window`, measuring the window.
 pub async fn phase(
-    server: &Server,
+    target: &Target<'_>,
     name: &str,
     kind: Kind,
     concurrency: usize,
@@ -148,12 +195,13 @@ pub async fn phase(
     window: Duration,
     core: Option<usize>,
 ) -> Result<PhaseResult> {
-    let addr = server.addr;
+    let addrs: Vec<SocketAddr> = target.servers.iter().map(|s| s.addr).collect();
     let t0 = Instant::now();
     let start = t0 + warmup;
     let end = start + window;
     let mut workers = Vec::with_capacity(concurrency);
     for w in 0..concurrency {
+        let addr = addrs[w % addrs.len()];
         workers.push(tokio::spawn(async move {
             let mut stats = WorkerStats::default();
             let mut conn = None;
@@ -194,9 +242,12 @@ pub async fn phase(
     }
     tokio::time::sleep_until(start.into()).await;
     let busy = || core.and_then(|c| procs::core_busy(c).ok());
-    let (cpu0, self0, busy0, at0) = (server.cpu()?, procs::self_cpu(), busy(), Instant::now());
+    let services = || -> Vec<_> { target.services.iter().map(|g| g.snapshot()).collect() };
+    let (cpu0, self0, busy0, at0) = (target.cpu()?, procs::self_cpu(), busy(), Instant::now());
+    let services0 = services();
     tokio::time::sleep_until(end.into()).await;
-    let (cpu1, self1, busy1, at1) = (server.cpu()?, procs::self_cpu(), busy(), Instant::now());
+    let (cpu1, self1, busy1, at1) = (target.cpu()?, procs::self_cpu(), busy(), Instant::now());
+    let services1 = services();
 
     let mut all = WorkerStats::default();
     for w in workers {
@@ -213,6 +264,21 @@ pub async fn phase(
     }
     let measured = (at1 - at0).as_secs_f64();
     let server_cpu = (cpu1.saturating_sub(cpu0)).as_secs_f64();
+    let per_task = |cpu_s: f64| (all.completed > 0).then(|| cpu_s * 1e6 / all.completed as f64);
+    let services = target
+        .services
+        .iter()
+        .zip(services0.iter().zip(&services1))
+        .map(|(group, (before, after))| {
+            let cpu_s = procs::group_cpu_between(before, after).as_secs_f64();
+            let cpu = ServiceCpu {
+                processes: after.len(),
+                cpu_s,
+                cpu_per_task_us: per_task(cpu_s),
+            };
+            (group.name.clone(), cpu)
+        })
+        .collect();
     Ok(PhaseResult {
         name: name.to_string(),
         concurrency,
@@ -224,7 +290,7 @@ pub async fn phase(
         latency: Latency::of(&mut all.latency),
         first_event: Latency::of(&mut all.first_event),
         server_cpu_s: server_cpu,
-        cpu_per_task_us: (all.completed > 0).then(|| server_cpu * 1e6 / all.completed as f64),
+        cpu_per_task_us: per_task(server_cpu),
         server_util: server_cpu / measured,
         loadgen_util: (self1.saturating_sub(self0)).as_secs_f64() / measured,
         foreign_util: match (busy0, busy1) {
@@ -233,6 +299,8 @@ pub async fn phase(
             }
             _ => None,
         },
+        processes: addrs.len(),
+        services,
     })
 }
 

@@ -11,12 +11,14 @@
 //! `target/bench/results.json`.
 
 mod client;
+mod cluster;
 mod inproc;
 mod load;
 mod procs;
 mod report;
 mod scenarios;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -25,10 +27,11 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 
 use client::Kind;
+use load::PhaseResult;
 use procs::{Cores, Server};
 use report::{
-    CEILING, HOST_MEMORY, HOST_SQLITE, REST64, RPC1, RPC64, Results, STREAM1, STREAM64,
-    ServerResults,
+    CEILING, CLUSTER_1, CLUSTER_2, HOST_MEMORY, HOST_SQLITE, REST64, RPC1, RPC64, Results, STREAM1,
+    STREAM64, ServerResults,
 };
 
 #[derive(Parser)]
@@ -118,8 +121,8 @@ struct RunArgs {
     /// trying the bench out, not for figures.
     #[arg(long)]
     quick: bool,
-    /// Parts to skip: any of phases, memory, streams, cancel, startup,
-    /// inprocess, ceiling, memory-store, sqlite.
+    /// Parts to skip: any of phases, cluster, memory, streams, cancel,
+    /// startup, inprocess, ceiling, memory-store, sqlite.
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
     /// Core the servers run on.
@@ -208,7 +211,7 @@ fn load_only(args: LoadArgs) -> ExitCode {
             rt.block_on(async {
                 let server = Server::external(args.addr, args.pid);
                 load::phase(
-                    &server,
+                    &load::Target::one(&server),
                     &args.kind,
                     kind,
                     args.concurrency,
@@ -343,21 +346,7 @@ async fn start_server(name: &str, paths: &Paths, cores: Cores, tag: &str) -> Res
         };
         (
             paths.host_bin.clone(),
-            vec![
-                "serve".into(),
-                "--agents".into(),
-                paths.agents.display().to_string(),
-                "--store".into(),
-                store,
-                "--listen".into(),
-                addr.to_string(),
-                "--default-agent".into(),
-                "echo".into(),
-                "--cache-dir".into(),
-                paths.cache.display().to_string(),
-                "--drain-secs".into(),
-                "1".into(),
-            ],
+            host_args(paths, addr, &store),
             "/readyz",
         )
     };
@@ -367,12 +356,55 @@ async fn start_server(name: &str, paths: &Paths, cores: Cores, tag: &str) -> Res
     Ok(server)
 }
 
+/// The arguments of `a2a-host serve` on `addr` with `store`, serving the
+/// bench's agents folder with `echo` as the default agent.
+fn host_args(paths: &Paths, addr: SocketAddr, store: &str) -> Vec<String> {
+    vec![
+        "serve".into(),
+        "--agents".into(),
+        paths.agents.display().to_string(),
+        "--store".into(),
+        store.to_string(),
+        "--listen".into(),
+        addr.to_string(),
+        "--default-agent".into(),
+        "echo".into(),
+        "--cache-dir".into(),
+        paths.cache.display().to_string(),
+        "--drain-secs".into(),
+        "1".into(),
+    ]
+}
+
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.0))
 }
 
 fn say(msg: impl AsRef<str>) {
     eprintln!("bench: {}", msg.as_ref());
+}
+
+/// One line per measured phase (and its first errors).
+fn say_phase(server: &str, r: &PhaseResult) {
+    let mut services = String::new();
+    for (name, s) in &r.services {
+        services.push_str(&format!(
+            "  {name} {:.1} µs/task",
+            s.cpu_per_task_us.unwrap_or(f64::NAN)
+        ));
+    }
+    say(format!(
+        "{server:<16} {:<11} {:>7.0} tasks/s  cpu/task {:>7.1} µs  p50 {:>8.1} µs  p99 {:>8.1} µs  errors {}{services}",
+        r.name,
+        r.rps,
+        r.cpu_per_task_us.unwrap_or(f64::NAN),
+        r.latency.map_or(f64::NAN, |l| l.p50_us),
+        r.latency.map_or(f64::NAN, |l| l.p99_us),
+        r.errors
+    ));
+    for e in &r.error_samples {
+        say(format!("  error: {e}"));
+    }
 }
 
 fn machine_info(cores: Cores, nofile: Option<u64>) -> std::collections::BTreeMap<String, String> {
@@ -495,7 +527,7 @@ async fn run(args: RunArgs, cores: Cores) -> Result<()> {
         for (key, kind, conc) in plan {
             for server in &running {
                 let r = load::phase(
-                    server,
+                    &load::Target::one(server),
                     key,
                     kind,
                     conc,
@@ -504,18 +536,7 @@ async fn run(args: RunArgs, cores: Cores) -> Result<()> {
                     cores.server,
                 )
                 .await?;
-                say(format!(
-                    "{:<16} {key:<11} {:>7.0} tasks/s  cpu/task {:>7.1} µs  p50 {:>8.1} µs  p99 {:>8.1} µs  errors {}",
-                    server.name,
-                    r.rps,
-                    r.cpu_per_task_us.unwrap_or(f64::NAN),
-                    r.latency.map_or(f64::NAN, |l| l.p50_us),
-                    r.latency.map_or(f64::NAN, |l| l.p99_us),
-                    r.errors
-                ));
-                for e in &r.error_samples {
-                    say(format!("  error: {e}"));
-                }
+                say_phase(&server.name, &r);
                 if let Some(sr) = results.servers.get_mut(&server.name) {
                     sr.phases.insert(key.to_string(), r);
                 }
@@ -523,6 +544,56 @@ async fn run(args: RunArgs, cores: Cores) -> Result<()> {
         }
         for mut s in running {
             s.stop(Duration::from_secs(3));
+        }
+    }
+
+    // (9) PostgreSQL + Redis: one process, then two sharing the work.
+    if !args.skips("cluster") {
+        let services = cluster::Services::from_env();
+        match services.probe().await {
+            Err(reason) => {
+                say(format!("cluster phase skipped: {reason}"));
+                results
+                    .notes
+                    .push(format!("cluster phase skipped: {reason}"));
+            }
+            Ok(()) => {
+                for (name, processes) in [(CLUSTER_1, 1), (CLUSTER_2, 2)] {
+                    let noun = if processes == 1 {
+                        "process"
+                    } else {
+                        "processes"
+                    };
+                    say(format!(
+                        "starting {name}: {processes} {noun} on PostgreSQL + Redis"
+                    ));
+                    match cluster::run(
+                        name,
+                        processes,
+                        &paths,
+                        cores,
+                        &services,
+                        secs(args.warmup_secs),
+                        secs(args.phase_secs),
+                    )
+                    .await
+                    {
+                        Ok(r) => {
+                            say_phase(name, &r);
+                            results
+                                .servers
+                                .entry(name.to_string())
+                                .or_default()
+                                .phases
+                                .insert(RPC64.to_string(), r);
+                        }
+                        Err(e) => {
+                            say(format!("  {name} failed: {e:#}"));
+                            results.notes.push(format!("{name} failed: {e:#}"));
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! (also when the bench fails half-way), and reading its CPU time and
 //! resident memory from `/proc`.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt as _;
@@ -294,6 +295,52 @@ pub fn process_cpu(pid: u32) -> Result<Duration> {
     Ok(Duration::from_nanos(ticks * 1_000_000_000 / clock_ticks()))
 }
 
+/// Every process whose command name (`/proc/PID/comm`, e.g. `postgres`,
+/// `redis-server`) is `comm`, whoever started it: a service that is not
+/// this bench's child but does work per task.
+#[derive(Debug, Clone)]
+pub struct ProcessGroup {
+    /// The name the figures are reported under.
+    pub name: String,
+    pub comm: String,
+}
+
+impl ProcessGroup {
+    pub fn new(name: &str, comm: &str) -> ProcessGroup {
+        ProcessGroup {
+            name: name.to_string(),
+            comm: comm.to_string(),
+        }
+    }
+
+    /// CPU time so far of each process of the group, by PID.
+    pub fn snapshot(&self) -> HashMap<u32, Duration> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return HashMap::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim_end() == self.comm)
+            })
+            .filter_map(|pid| Some((pid, process_cpu(pid).ok()?)))
+            .collect()
+    }
+}
+
+/// CPU the group used between two snapshots: a process that started in
+/// between counts whole, one that exited in between is lost (its last
+/// reading is gone with it).
+pub fn group_cpu_between(
+    before: &HashMap<u32, Duration>,
+    after: &HashMap<u32, Duration>,
+) -> Duration {
+    after
+        .iter()
+        .map(|(pid, cpu)| cpu.saturating_sub(before.get(pid).copied().unwrap_or_default()))
+        .sum()
+}
+
 /// VmRSS of `pid`, in bytes.
 pub fn process_rss(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -367,5 +414,16 @@ mod tests {
         assert!(process_rss(pid).unwrap() > 0);
         process_cpu(pid).unwrap();
         assert!(self_cpu() > Duration::ZERO);
+    }
+
+    #[test]
+    fn finds_a_process_group_by_command_name() {
+        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+        let group = ProcessGroup::new("self", comm.trim_end());
+        let before = group.snapshot();
+        assert!(before.contains_key(&std::process::id()));
+        let mut after = before.clone();
+        after.insert(u32::MAX, Duration::from_millis(5));
+        assert_eq!(group_cpu_between(&before, &after), Duration::from_millis(5));
     }
 }

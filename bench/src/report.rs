@@ -16,6 +16,11 @@ pub const CEILING: &str = "ceiling";
 pub const HOST_MEMORY: &str = "a2a-host-memory";
 pub const HOST_SQLITE: &str = "a2a-host-sqlite";
 pub const SERVERS: [&str; 3] = [CEILING, HOST_MEMORY, HOST_SQLITE];
+/// a2a-host on PostgreSQL + Redis: one process, and two sharing the work.
+pub const CLUSTER_1: &str = "a2a-host-pg-redis-1proc";
+pub const CLUSTER_2: &str = "a2a-host-pg-redis-2proc";
+/// The cluster setups, in column order.
+pub const CLUSTERS: [&str; 2] = [CLUSTER_1, CLUSTER_2];
 
 /// Phase keys.
 pub const RPC1: &str = "jsonrpc_c1";
@@ -88,6 +93,16 @@ struct Row {
     unit: Unit,
     values: [Option<f64>; 3],
     /// Whether a ratio to the ceiling is printed (and recorded).
+    key: Option<String>,
+}
+
+/// A row of the cluster table: [`SERVERS`] then [`CLUSTERS`].
+struct ClusterRow {
+    label: String,
+    unit: Unit,
+    values: [Option<f64>; 5],
+    /// Whether ratios to the ceiling are printed (and recorded) for the
+    /// cluster columns.
     key: Option<String>,
 }
 
@@ -280,7 +295,127 @@ impl Results {
                 }
             }
         }
+        for row in self.cluster_rows() {
+            let (Some(key), Some(base)) = (&row.key, row.values[0]) else {
+                continue;
+            };
+            for (i, server) in CLUSTERS.iter().enumerate() {
+                if let Some(v) = row.values[SERVERS.len() + i]
+                    && base > 0.0
+                {
+                    ratios
+                        .entry(server.to_string())
+                        .or_default()
+                        .insert(key.clone(), v / base);
+                }
+            }
+        }
         self.ratios = ratios;
+    }
+
+    /// The rows of the cluster table: blocking JSON-RPC at c=64 on the
+    /// three servers of the load phases, then on PostgreSQL + Redis with one
+    /// and two processes. Values in [`SERVERS`] then [`CLUSTERS`] order.
+    fn cluster_rows(&self) -> Vec<ClusterRow> {
+        let value = |f: &dyn Fn(&PhaseResult) -> Option<f64>| -> [Option<f64>; 5] {
+            let mut out = [None; 5];
+            for (i, s) in SERVERS.iter().chain(&CLUSTERS).enumerate() {
+                out[i] = self.server(s).and_then(|r| r.phases.get(RPC64)).and_then(f);
+            }
+            out
+        };
+        let service = |name: &'static str| {
+            move |p: &PhaseResult| p.services.get(name).and_then(|s| s.cpu_per_task_us)
+        };
+        let row = |label: &str, unit, values, key: Option<&str>| ClusterRow {
+            label: label.to_string(),
+            unit,
+            values,
+            key: key.map(|k| format!("{RPC64}.{k}")),
+        };
+        vec![
+            row(
+                "tasks/s",
+                Unit::PerSec,
+                value(&|p| Some(p.rps)),
+                Some("rps"),
+            ),
+            row(
+                "latency p50",
+                Unit::Micros,
+                value(&|p| p.latency.map(|l| l.p50_us)),
+                Some("p50"),
+            ),
+            row(
+                "latency p99",
+                Unit::Micros,
+                value(&|p| p.latency.map(|l| l.p99_us)),
+                Some("p99"),
+            ),
+            row(
+                "server CPU per task (all a2a-host processes)",
+                Unit::Micros,
+                value(&|p| p.cpu_per_task_us),
+                Some("cpu_per_task"),
+            ),
+            row(
+                "PostgreSQL CPU per task",
+                Unit::Micros,
+                value(&service("postgresql")),
+                None,
+            ),
+            row(
+                "Redis CPU per task",
+                Unit::Micros,
+                value(&service("redis")),
+                None,
+            ),
+            row(
+                "CPU per task, servers + PostgreSQL + Redis",
+                Unit::Micros,
+                value(&|p| {
+                    let services: Option<f64> =
+                        p.services.values().map(|s| s.cpu_per_task_us).sum();
+                    Some(p.cpu_per_task_us? + services?)
+                }),
+                Some("total_cpu_per_task"),
+            ),
+        ]
+    }
+
+    /// The cluster table in markdown, or nothing when the cluster phase
+    /// did not run.
+    fn cluster_table(&self) -> String {
+        let mut out = String::new();
+        if !CLUSTERS.iter().any(|s| self.servers.contains_key(*s)) {
+            return out;
+        }
+        out.push_str(
+            "| JSON-RPC send, c=64 | ceiling | a2a-host, memory | a2a-host, SQLite \
+             | PostgreSQL + Redis, 1 process | ÷ ceiling \
+             | PostgreSQL + Redis, 2 processes | ÷ ceiling |\n",
+        );
+        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for row in self.cluster_rows() {
+            let cell = |v: Option<f64>| v.map_or("n/a".to_string(), |v| fmt(row.unit, v));
+            let ratio = |i: usize| match (row.key.as_ref(), row.values[0], row.values[i]) {
+                (Some(_), Some(b), Some(v)) if b > 0.0 => format!("{:.2}×", v / b),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                row.label,
+                cell(row.values[0]),
+                cell(row.values[1]),
+                cell(row.values[2]),
+                cell(row.values[3]),
+                ratio(3),
+                cell(row.values[4]),
+                ratio(4),
+            );
+        }
+        out
     }
 
     /// The table in markdown.
@@ -307,6 +442,11 @@ impl Results {
                 ratio(2),
             );
         }
+        let cluster = self.cluster_table();
+        if !cluster.is_empty() {
+            out.push('\n');
+            out.push_str(&cluster);
+        }
         out
     }
 
@@ -316,7 +456,7 @@ impl Results {
         let mut out = String::new();
         out.push_str("| server | phase | tasks | errors | server CPU | load gen CPU | others on server core |\n");
         out.push_str("|---|---|---:|---:|---:|---:|---:|\n");
-        for s in SERVERS {
+        for s in SERVERS.into_iter().chain(CLUSTERS) {
             let Some(r) = self.server(s) else { continue };
             for p in [RPC1, RPC64, REST64, STREAM1, STREAM64] {
                 let Some(ph) = r.phases.get(p) else { continue };
