@@ -396,6 +396,68 @@ async fn jobs_of_dead_processes_are_retried_with_backoff_then_dead_lettered() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_withdrawn_job_never_runs() {
+    let Some(url) = redis_url("a_withdrawn_job_never_runs") else {
+        return;
+    };
+    let keys = RedisKeys::new(&url, "withdraw");
+    let mut conn = keys.conn().await;
+    let b = bus(&keys, Duration::from_millis(300), 2).await;
+    let ticket = b.enqueue(&job("t1")).await.unwrap();
+    b.withdraw(&ticket).await.unwrap();
+    assert_eq!(xlen(&mut conn, &keys.key("jobs")).await, 0);
+    let recorder = Recorder::new(4, false);
+    b.clone().start(recorder.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(recorder.runs().is_empty(), "ran {:?}", recorder.runs());
+    b.stop().await;
+}
+
+/// A process that queued a job and died before writing its message (jobs
+/// go out just before that write): the job is dropped, nothing runs, and no
+/// task appears.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_whose_message_was_never_written_is_dropped() {
+    let Some(url) = redis_url("a_job_whose_message_was_never_written_is_dropped") else {
+        return;
+    };
+    let keys = RedisKeys::new(&url, "ghost");
+    let mut conn = keys.conn().await;
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let registry = AgentRegistry::new();
+    let agent = Arc::new(Scripted {
+        runs: AtomicUsize::new(0),
+        canceled: AtomicUsize::new(0),
+    });
+    registry.insert("a", LoadedAgent::new(agent.clone(), None));
+    let b = bus(&keys, Duration::from_millis(300), 2).await;
+    let manager = TaskManager::with_bus(
+        store.clone(),
+        registry,
+        ManagerConfig {
+            job_wait: Duration::from_millis(200),
+            ..Default::default()
+        },
+        b.clone(),
+    );
+    manager.start_bus();
+
+    b.enqueue(&job("ghost")).await.unwrap();
+    eventually("the job to be dropped", Duration::from_secs(20), || {
+        let mut conn = conn.clone();
+        let keys = &keys;
+        async move {
+            xlen(&mut conn, &keys.key("jobs")).await == 0 && pending(&mut conn, keys).await == 0
+        }
+    })
+    .await;
+    assert_eq!(agent.runs.load(Ordering::SeqCst), 0);
+    assert!(store.get_task("ghost").await.unwrap().is_none());
+    assert!(dead_letters(&mut conn, &keys).await.is_empty());
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn unreadable_jobs_go_to_the_dead_letter_stream() {
     let Some(url) = redis_url("unreadable_jobs_go_to_the_dead_letter_stream") else {
         return;

@@ -66,7 +66,7 @@ use tokio_util::sync::CancellationToken;
 use crate::agent::{
     Action, ActionError, Agent, AgentError, TaskContext, TaskUsage, TurnInput, TurnSink,
 };
-use crate::bus::{Bus, Job, JobOutcome, LocalBus, Worker};
+use crate::bus::{Bus, Job, JobOutcome, JobTicket, LocalBus, Worker};
 use crate::error::A2aError;
 use crate::model::{
     CancelTaskRequest, GetTaskRequest, ListTaskPushConfigsRequest, ListTaskPushConfigsResponse,
@@ -92,6 +92,11 @@ pub struct ManagerConfig {
     /// claims no more jobs while full, and none at all with 0 (it then only
     /// accepts requests). Without a shared bus every accepted turn runs.
     pub workers: usize,
+    /// With a shared bus: how long a process that took a job waits for the
+    /// job's message to appear in the store (jobs are queued just before
+    /// the write that accepts the message) before it leaves the job for
+    /// another attempt.
+    pub job_wait: Duration,
 }
 
 impl Default for ManagerConfig {
@@ -101,6 +106,7 @@ impl Default for ManagerConfig {
             cancel_grace: Duration::from_secs(2),
             broadcast_capacity: 256,
             workers: 64,
+            job_wait: Duration::from_secs(5),
         }
     }
 }
@@ -852,7 +858,10 @@ impl TaskManager {
             history: vec![message.clone()],
             metadata: metadata.clone(),
         };
-        let committed = match self
+        let queued = self
+            .prequeue(&task_id, agent_name, &message, true, &accepted_output_modes)
+            .await?;
+        let written = self
             .inner
             .store
             .write_task(TaskWrite {
@@ -862,15 +871,18 @@ impl TaskManager {
                 events: &[],
                 claim_message_id: claim.then_some(message.message_id.as_str()),
             })
-            .await
-        {
+            .await;
+        let committed = match written {
             Ok(c) => c,
-            Err(StoreError::DuplicateMessage { task_id, .. }) => {
-                return Ok(Started::Existing(Box::new(
-                    self.stored_task(agent_name, &task_id).await?,
-                )));
+            Err(e) => {
+                self.withdraw(queued).await;
+                return match e {
+                    StoreError::DuplicateMessage { task_id, .. } => Ok(Started::Existing(
+                        Box::new(self.stored_task(agent_name, &task_id).await?),
+                    )),
+                    e => Err(e.into()),
+                };
             }
-            Err(e) => return Err(e.into()),
         };
         let input = TurnInput {
             agent: agent_name.to_string(),
@@ -890,7 +902,7 @@ impl TaskManager {
             first_turn: true,
             turn_over: false,
         };
-        self.launch(agent, input, state).await
+        Ok(self.launch(agent, input, state, queued))
     }
 
     async fn continue_task(
@@ -950,7 +962,10 @@ impl TaskManager {
             next.history.push(message.clone());
             next.status = TaskStatus::new(TaskState::Working, None);
             let events = [status_event(&next)];
-            let committed = match self
+            let queued = self
+                .prequeue(task_id, agent_name, &message, false, &accepted_output_modes)
+                .await?;
+            let written = self
                 .inner
                 .store
                 .write_task(TaskWrite {
@@ -960,16 +975,21 @@ impl TaskManager {
                     events: &events,
                     claim_message_id: claim.then_some(message.message_id.as_str()),
                 })
-                .await
-            {
+                .await;
+            let committed = match written {
                 Ok(c) => c,
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(StoreError::DuplicateMessage { task_id, .. }) => {
-                    return Ok(Started::Existing(Box::new(
-                        self.stored_task(agent_name, &task_id).await?,
-                    )));
+                Err(e) => {
+                    self.withdraw(queued).await;
+                    match e {
+                        StoreError::Conflict { .. } => continue,
+                        StoreError::DuplicateMessage { task_id, .. } => {
+                            return Ok(Started::Existing(Box::new(
+                                self.stored_task(agent_name, &task_id).await?,
+                            )));
+                        }
+                        e => return Err(e.into()),
+                    }
                 }
-                Err(e) => return Err(e.into()),
             };
             let input = TurnInput {
                 agent: agent_name.to_string(),
@@ -993,7 +1013,7 @@ impl TaskManager {
                 first_turn: false,
                 turn_over: false,
             };
-            return self.launch(agent, input, live_state).await;
+            return Ok(self.launch(agent, input, live_state, queued));
         }
         Err(A2aError::Internal(format!(
             "task `{task_id}` kept changing while the follow-up was being accepted"
@@ -1034,48 +1054,69 @@ impl TaskManager {
 
     /// Runs an accepted turn: here (one process), or through the shared
     /// work queue on whichever process claims it.
-    async fn launch(
+    /// Queues the turn of a message about to be written (shared bus only;
+    /// `None` otherwise). The job goes out *before* the write: a process
+    /// that dies in between leaves a job for a task that was never
+    /// written, which runners drop after waiting for it, instead of a
+    /// written task that nothing will ever run.
+    async fn prequeue(
+        &self,
+        task_id: &str,
+        agent: &str,
+        message: &Message,
+        first_turn: bool,
+        accepted_output_modes: &[String],
+    ) -> Result<Option<Prequeued>, A2aError> {
+        if !self.inner.shared {
+            return Ok(None);
+        }
+        // Subscribe before queueing: nothing the turn writes is missed.
+        let channel = self.channel(task_id);
+        let rx = channel.subscribe();
+        let job = Job {
+            v: Job::VERSION,
+            task_id: task_id.to_string(),
+            agent: agent.to_string(),
+            first_turn,
+            message_id: message.message_id.clone(),
+            accepted_output_modes: accepted_output_modes.to_vec(),
+        };
+        let ticket = self.inner.bus.enqueue(&job).await?;
+        Ok(Some(Prequeued {
+            channel,
+            rx,
+            ticket,
+        }))
+    }
+
+    /// Takes back a job whose message was not written.
+    async fn withdraw(&self, queued: Option<Prequeued>) {
+        let Some(queued) = queued else { return };
+        if let Err(e) = self.inner.bus.withdraw(&queued.ticket).await {
+            // Its runner will find no message to run and drop it.
+            tracing::warn!(job = %queued.ticket.0, error = %e, "could not withdraw a queued job");
+        }
+    }
+
+    /// Runs the written turn here, or (shared bus) hands back what the
+    /// caller needs to follow the turn that some process will run.
+    fn launch(
         &self,
         agent: LoadedAgent,
         input: TurnInput,
         state: LiveState,
-    ) -> Result<Started, A2aError> {
-        if !self.inner.shared {
-            return Ok(Started::Turn(self.spawn_turn(agent, input, state)));
-        }
-        // Subscribe before queueing: nothing the turn writes is missed.
-        let channel = self.channel(&input.task_id);
-        let rx = channel.subscribe();
-        let job = Job {
-            v: Job::VERSION,
-            task_id: input.task_id.clone(),
-            agent: input.agent.clone(),
-            first_turn: state.first_turn,
-            message_id: input.message.message_id.clone(),
-            accepted_output_modes: input.accepted_output_modes.clone(),
-        };
-        if let Err(e) = self.inner.bus.enqueue(&job).await {
-            // Do not leave the task waiting for a turn that never comes.
-            let stored = StoredTask {
-                task: state.task.clone(),
-                version: state.version,
-                agent: input.agent.clone(),
+        queued: Option<Prequeued>,
+    ) -> Started {
+        match queued {
+            None => Started::Turn(self.spawn_turn(agent, input, state)),
+            Some(Prequeued { channel, rx, .. }) => Started::Queued(Box::new(Queued {
+                channel,
+                rx,
+                task: state.task,
                 last_seq: state.last_seq,
-            };
-            let reason = "the work queue was unavailable when this message arrived; \
-                          send it again with a new message id";
-            if let Err(w) = self.write_status(&stored, TaskState::Failed, reason).await {
-                tracing::warn!(task = %input.task_id, error = %w, "could not fail a task that was not queued");
-            }
-            return Err(e.into());
+                first_turn: state.first_turn,
+            })),
         }
-        Ok(Started::Queued(Box::new(Queued {
-            channel,
-            rx,
-            task: state.task,
-            last_seq: state.last_seq,
-            first_turn: state.first_turn,
-        })))
     }
 
     /// Registers a live task and spawns its turn.
@@ -1673,11 +1714,14 @@ impl TaskManager {
             // A turn of this task already runs here.
             return JobOutcome::Done;
         }
-        let stored = match self.inner.store.get_task(&job.task_id).await {
+        let stored = match self.job_task(&job).await {
             Ok(Some(stored)) => stored,
             Ok(None) => {
-                tracing::warn!(task = %job.task_id, "queued task not found in the store; dropped");
-                return JobOutcome::Done;
+                return JobOutcome::Retry(format!(
+                    "message `{}` is not in the store after {:?}: the process that queued it \
+                     stopped or failed to write it",
+                    job.message_id, self.inner.config.job_wait
+                ));
             }
             Err(e) => return JobOutcome::Retry(format!("cannot read the task: {e}")),
         };
@@ -1735,6 +1779,29 @@ impl TaskManager {
     }
 
     /// The processes that ran a job died `attempts` times: fail its task.
+    /// The task of a job once the job's message is in it, waiting up to
+    /// `job_wait` (the job was queued just before that write).
+    async fn job_task(&self, job: &Job) -> Result<Option<StoredTask>, StoreError> {
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if let Some(stored) = self.inner.store.get_task(&job.task_id).await?
+                && stored
+                    .task
+                    .history
+                    .iter()
+                    .any(|m| m.role == Role::User && m.message_id == job.message_id)
+            {
+                return Ok(Some(stored));
+            }
+            if started.elapsed() >= self.inner.config.job_wait {
+                return Ok(None);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
     async fn give_up_job(&self, job: &Job, attempts: u32) -> Result<bool, String> {
         for _ in 0..8 {
             let stored = match self.inner.store.get_task(&job.task_id).await {
@@ -1942,6 +2009,14 @@ struct Queued {
     /// The last event logged before the turn was queued.
     last_seq: u64,
     first_turn: bool,
+}
+
+/// A job queued ahead of its store write, with the subscription to the
+/// task's channel taken before it was queued.
+struct Prequeued {
+    channel: Arc<TaskChannel>,
+    rx: broadcast::Receiver<SequencedEvent>,
+    ticket: JobTicket,
 }
 
 /// How often a bridged task channel reads the store for events it was not

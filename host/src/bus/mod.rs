@@ -157,8 +157,14 @@ pub trait Bus: Send + Sync + 'static {
     /// Whether the bus can take work now; checked before a message is
     /// accepted, so that an outage is a clean 503 with nothing written.
     async fn ready(&self) -> Result<(), BusError>;
-    /// Queue a turn for any process.
-    async fn enqueue(&self, job: &Job) -> Result<(), BusError>;
+    /// Queue a turn for any process. The manager queues a job *before* the
+    /// store write that makes it runnable (a runner that finds the task not
+    /// written yet waits for it), so that a process dying between the two
+    /// leaves no task that nothing will ever run.
+    async fn enqueue(&self, job: &Job) -> Result<JobTicket, BusError>;
+    /// Take back a queued job whose store write failed. A job already
+    /// delivered is dropped when it is next claimed.
+    async fn withdraw(&self, ticket: &JobTicket) -> Result<(), BusError>;
     /// Copy a task's committed events (sequence number, event), in order,
     /// and publish a wake-up.
     async fn publish_events(
@@ -179,6 +185,10 @@ pub trait Bus: Send + Sync + 'static {
     /// its claimed jobs are left for other processes to reclaim.
     async fn stop(&self);
 }
+
+/// A queued job, as the bus knows it (a Redis stream entry id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobTicket(pub String);
 
 /// The single-process bus: every turn runs where it was accepted, and
 /// events travel only through in-process channels.
@@ -201,11 +211,15 @@ impl Bus for LocalBus {
         Ok(())
     }
 
-    async fn enqueue(&self, job: &Job) -> Result<(), BusError> {
+    async fn enqueue(&self, job: &Job) -> Result<JobTicket, BusError> {
         Err(BusError::Other(format!(
             "the local bus has no work queue (job for task `{}`)",
             job.task_id
         )))
+    }
+
+    async fn withdraw(&self, _ticket: &JobTicket) -> Result<(), BusError> {
+        Ok(())
     }
 
     async fn publish_events(

@@ -23,6 +23,13 @@
 //! copied to `PREFIX:dead`. A job the process cannot read (not JSON, other
 //! format version) goes straight to `PREFIX:dead`. Jobs are acknowledged and
 //! deleted when their turn ends.
+//!
+//! A job is queued just *before* the store write that accepts its message,
+//! and withdrawn (`XDEL`) if that write fails; its runner waits a moment for
+//! the message to appear. A process that dies between the two therefore
+//! leaves a job for a message that was never accepted (no client was
+//! answered); runners leave it for another attempt and it is dropped after
+//! `max_attempts`, with no task left `submitted` and nothing to run it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -36,7 +43,7 @@ use redis::{RedisError, Value};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{Bus, BusError, Job, JobOutcome, Worker};
+use super::{Bus, BusError, Job, JobOutcome, JobTicket, Worker};
 use crate::model::StreamResponse;
 
 /// The consumer group every host process joins.
@@ -719,9 +726,9 @@ impl Bus for RedisBus {
         Ok(())
     }
 
-    async fn enqueue(&self, job: &Job) -> Result<(), BusError> {
+    async fn enqueue(&self, job: &Job) -> Result<JobTicket, BusError> {
         let mut conn = self.conn.clone();
-        let _: String = redis::cmd("XADD")
+        let id: String = redis::cmd("XADD")
             .arg(&self.keys.jobs)
             .arg("*")
             .arg("job")
@@ -730,6 +737,19 @@ impl Bus for RedisBus {
             .await
             .map_err(|e| self.error(e))?;
         self.healthy.store(true, Ordering::SeqCst);
+        Ok(JobTicket(id))
+    }
+
+    async fn withdraw(&self, ticket: &JobTicket) -> Result<(), BusError> {
+        let mut conn = self.conn.clone();
+        // A delivered entry stays in its consumer's pending list; XCLAIM
+        // drops deleted entries from it when the job is next reclaimed.
+        let _: u64 = redis::cmd("XDEL")
+            .arg(&self.keys.jobs)
+            .arg(&ticket.0)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
         Ok(())
     }
 
