@@ -73,6 +73,20 @@ enum Unit {
     Bytes,
 }
 
+/// A table cell: the value in its unit, or `n/a`.
+fn cell(unit: Unit, v: Option<f64>) -> String {
+    v.map_or("n/a".to_string(), |v| fmt(unit, v))
+}
+
+/// A ratio cell: `v ÷ base`, empty where the row has no ratio or a value
+/// is missing.
+fn ratio(shown: bool, base: Option<f64>, v: Option<f64>) -> String {
+    match (shown, base, v) {
+        (true, Some(b), Some(v)) if b > 0.0 => format!("{:.2}×", v / b),
+        _ => String::new(),
+    }
+}
+
 fn fmt(unit: Unit, v: f64) -> String {
     if !v.is_finite() {
         return "n/a".into();
@@ -397,11 +411,8 @@ impl Results {
         );
         out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for row in self.cluster_rows() {
-            let cell = |v: Option<f64>| v.map_or("n/a".to_string(), |v| fmt(row.unit, v));
-            let ratio = |i: usize| match (row.key.as_ref(), row.values[0], row.values[i]) {
-                (Some(_), Some(b), Some(v)) if b > 0.0 => format!("{:.2}×", v / b),
-                _ => String::new(),
-            };
+            let cell = |v: Option<f64>| cell(row.unit, v);
+            let ratio = |i: usize| ratio(row.key.is_some(), row.values[0], row.values[i]);
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -426,11 +437,8 @@ impl Results {
         );
         out.push_str("|---|---:|---:|---:|---:|---:|\n");
         for row in self.rows() {
-            let cell = |v: Option<f64>| v.map_or("n/a".to_string(), |v| fmt(row.unit, v));
-            let ratio = |i: usize| match (row.key.as_ref(), row.values[0], row.values[i]) {
-                (Some(_), Some(b), Some(v)) if b > 0.0 => format!("{:.2}×", v / b),
-                _ => String::new(),
-            };
+            let cell = |v: Option<f64>| cell(row.unit, v);
+            let ratio = |i: usize| ratio(row.key.is_some(), row.values[0], row.values[i]);
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
