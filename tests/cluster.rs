@@ -263,6 +263,7 @@ fn job(task: &str) -> Job {
         first_turn: true,
         message_id: format!("m-{task}"),
         accepted_output_modes: Vec::new(),
+        accepted_version: 1,
     }
 }
 

@@ -859,7 +859,7 @@ impl TaskManager {
             metadata: metadata.clone(),
         };
         let queued = self
-            .prequeue(&task_id, agent_name, &message, true, &accepted_output_modes)
+            .prequeue(&task_id, agent_name, &message, 1, &accepted_output_modes)
             .await?;
         let written = self
             .inner
@@ -963,7 +963,13 @@ impl TaskManager {
             next.status = TaskStatus::new(TaskState::Working, None);
             let events = [status_event(&next)];
             let queued = self
-                .prequeue(task_id, agent_name, &message, false, &accepted_output_modes)
+                .prequeue(
+                    task_id,
+                    agent_name,
+                    &message,
+                    stored.version + 1,
+                    &accepted_output_modes,
+                )
                 .await?;
             let written = self
                 .inner
@@ -1064,7 +1070,7 @@ impl TaskManager {
         task_id: &str,
         agent: &str,
         message: &Message,
-        first_turn: bool,
+        accepted_version: u64,
         accepted_output_modes: &[String],
     ) -> Result<Option<Prequeued>, A2aError> {
         if !self.inner.shared {
@@ -1077,9 +1083,10 @@ impl TaskManager {
             v: Job::VERSION,
             task_id: task_id.to_string(),
             agent: agent.to_string(),
-            first_turn,
+            first_turn: accepted_version == 1,
             message_id: message.message_id.clone(),
             accepted_output_modes: accepted_output_modes.to_vec(),
+            accepted_version,
         };
         let ticket = self.inner.bus.enqueue(&job).await?;
         Ok(Some(Prequeued {
@@ -1718,9 +1725,9 @@ impl TaskManager {
             Ok(Some(stored)) => stored,
             Ok(None) => {
                 return JobOutcome::Retry(format!(
-                    "message `{}` is not in the store after {:?}: the process that queued it \
-                     stopped or failed to write it",
-                    job.message_id, self.inner.config.job_wait
+                    "message `{}` (task version {}) is not in the store after {:?}: the process \
+                     that queued it stopped or failed to write it",
+                    job.message_id, job.accepted_version, self.inner.config.job_wait
                 ));
             }
             Err(e) => return JobOutcome::Retry(format!("cannot read the task: {e}")),
@@ -1779,18 +1786,15 @@ impl TaskManager {
     }
 
     /// The processes that ran a job died `attempts` times: fail its task.
-    /// The task of a job once the job's message is in it, waiting up to
-    /// `job_wait` (the job was queued just before that write).
+    /// The task of a job once the write that accepted the job's message is
+    /// in the store, waiting up to `job_wait` (the job was queued just
+    /// before that write).
     async fn job_task(&self, job: &Job) -> Result<Option<StoredTask>, StoreError> {
         let started = tokio::time::Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {
             if let Some(stored) = self.inner.store.get_task(&job.task_id).await?
-                && stored
-                    .task
-                    .history
-                    .iter()
-                    .any(|m| m.role == Role::User && m.message_id == job.message_id)
+                && stored.version >= job.accepted_version
             {
                 return Ok(Some(stored));
             }

@@ -53,11 +53,17 @@ pub struct Job {
     /// The client's accepted output media types (empty means any).
     #[serde(default)]
     pub accepted_output_modes: Vec<String>,
+    /// The task version that the store write accepting the message creates.
+    /// Jobs are queued just before that write, so a runner waits until the
+    /// stored task reaches this version.
+    pub accepted_version: u64,
 }
 
 impl Job {
-    /// The job format this build writes and reads.
-    pub const VERSION: u32 = 1;
+    /// The job format this build writes and reads. Version 2: jobs are
+    /// queued before their message is written and carry
+    /// `acceptedVersion`.
+    pub const VERSION: u32 = 2;
 
     /// The job as stored on the bus.
     pub fn encode(&self) -> String {
@@ -257,6 +263,7 @@ mod tests {
             first_turn: true,
             message_id: "m1".into(),
             accepted_output_modes: vec!["text/plain".into()],
+            accepted_version: 1,
         }
     }
 
@@ -270,12 +277,11 @@ mod tests {
     fn bad_jobs_say_why() {
         assert!(Job::decode("not json").unwrap_err().contains("not JSON"));
         assert!(Job::decode("{}").unwrap_err().contains("version"));
-        let other = r#"{"v":2,"taskId":"t","agent":"a","firstTurn":true,"messageId":"m"}"#;
-        assert!(Job::decode(other).unwrap_err().contains("version 2"));
-        let extra =
-            r#"{"v":1,"taskId":"t","agent":"a","firstTurn":true,"messageId":"m","token":"x"}"#;
+        let other = r#"{"v":1,"taskId":"t","agent":"a","firstTurn":true,"messageId":"m"}"#;
+        assert!(Job::decode(other).unwrap_err().contains("version 1"));
+        let extra = r#"{"v":2,"taskId":"t","agent":"a","firstTurn":true,"messageId":"m","acceptedVersion":1,"token":"x"}"#;
         assert!(Job::decode(extra).unwrap_err().contains("malformed"));
-        let empty = r#"{"v":1,"taskId":"","agent":"a","firstTurn":true,"messageId":"m"}"#;
+        let empty = r#"{"v":2,"taskId":"","agent":"a","firstTurn":true,"messageId":"m","acceptedVersion":1}"#;
         assert!(Job::decode(empty).is_err());
     }
 
