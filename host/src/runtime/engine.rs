@@ -143,17 +143,39 @@ fn pooling_config(max_instances: u32) -> PoolingAllocationConfig {
         .max_memories_per_module(2)
         .max_tables_per_module(2)
         .table_elements(50_000);
-    // Reset a finished instance's memory by rewriting only the pages it
-    // dirtied (found with Linux's PAGEMAP_SCAN, kernel 6.7+; elsewhere the
-    // first bytes are memset) instead of `madvise`, which both costs a system
-    // call per instance and makes the next instance fault every page back in.
-    // A Rust guest touches its 1 MiB shadow stack and the start of its heap;
-    // 2 MiB covers that. Wasmtime restores the exact initial contents either
-    // way; only the cost of doing so changes.
-    p.pagemap_scan(wasmtime::Enabled::Auto)
-        .linear_memory_keep_resident(2 << 20)
-        .table_keep_resident(64 << 10);
+    // Where Linux has PAGEMAP_SCAN (6.7+), reset a finished instance's memory
+    // by rewriting only the pages it dirtied instead of `madvise`, which both
+    // costs a system call per instance and makes the next instance fault
+    // every page back in. A Rust guest touches its 1 MiB shadow stack and the
+    // start of its heap; 2 MiB covers that. Without the scan, keeping memory
+    // resident means a memset of all of it per instance, which costs more
+    // than it saves, so older kernels keep the `madvise` default. Wasmtime
+    // restores the exact initial contents either way.
+    if pagemap_scan_available() {
+        p.pagemap_scan(wasmtime::Enabled::Auto)
+            .linear_memory_keep_resident(2 << 20)
+            .table_keep_resident(64 << 10);
+    }
     p
+}
+
+/// Whether the kernel has the PAGEMAP_SCAN ioctl (Linux 6.7 or newer).
+fn pagemap_scan_available() -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .and_then(|release| kernel_version(&release))
+        .is_some_and(|version| version >= (6, 7))
+}
+
+/// `(major, minor)` of a kernel release string such as `6.18.44-generic`.
+fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.trim().split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 /// Build the engine. Returns it and whether the pooling allocator is on.
@@ -209,6 +231,16 @@ pub(crate) fn start_epoch_ticker(engine: &Engine, tick: Duration) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_versions_are_read_from_release_strings() {
+        assert_eq!(kernel_version("6.18.44-fc-v657\n"), Some((6, 18)));
+        assert_eq!(kernel_version("5.15.0-91-generic"), Some((5, 15)));
+        assert_eq!(kernel_version("6.7"), Some((6, 7)));
+        assert_eq!(kernel_version("6"), None);
+        assert_eq!(kernel_version("garbage"), None);
+        assert!(kernel_version("5.15.0").unwrap() < (6, 7));
+    }
 
     #[test]
     fn cache_dir_can_be_set_or_disabled() {
