@@ -184,6 +184,22 @@ async fn dead_letters(
         .collect()
 }
 
+/// Waits until no job is queued or pending.
+async fn queue_drained(
+    what: &str,
+    conn: &redis::aio::MultiplexedConnection,
+    keys: &RedisKeys,
+    limit: Duration,
+) {
+    eventually(what, limit, || {
+        let mut conn = conn.clone();
+        async move {
+            pending(&mut conn, keys).await == 0 && xlen(&mut conn, &keys.key("jobs")).await == 0
+        }
+    })
+    .await;
+}
+
 async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -315,16 +331,11 @@ async fn a_full_worker_stops_pulling_and_a_running_job_is_not_stolen() {
     // Finished jobs are acknowledged and deleted.
     one.release.notify_one();
     two.release.notify_one();
-    eventually(
+    queue_drained(
         "the jobs to be acknowledged",
+        &conn,
+        &keys,
         Duration::from_secs(5),
-        || {
-            let mut conn = conn.clone();
-            let keys = &keys;
-            async move {
-                pending(&mut conn, keys).await == 0 && xlen(&mut conn, &keys.key("jobs")).await == 0
-            }
-        },
     )
     .await;
     first.stop().await;
@@ -425,34 +436,26 @@ async fn a_job_whose_message_was_never_written_is_dropped() {
     let keys = RedisKeys::new(&url, "ghost");
     let mut conn = keys.conn().await;
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let registry = AgentRegistry::new();
-    let agent = Arc::new(Scripted {
-        runs: AtomicUsize::new(0),
-        canceled: AtomicUsize::new(0),
-    });
-    registry.insert("a", LoadedAgent::new(agent.clone(), None));
-    let b = bus(&keys, Duration::from_millis(300), 2).await;
-    let manager = TaskManager::with_bus(
+    let config = ManagerConfig {
+        job_wait: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let node = node_on(
         store.clone(),
-        registry,
-        ManagerConfig {
-            job_wait: Duration::from_millis(200),
-            ..Default::default()
-        },
-        b.clone(),
+        bus(&keys, Duration::from_millis(300), 2).await,
+        config,
     );
-    manager.start_bus();
+    let b = node.bus.clone();
 
     b.enqueue(&job("ghost")).await.unwrap();
-    eventually("the job to be dropped", Duration::from_secs(20), || {
-        let mut conn = conn.clone();
-        let keys = &keys;
-        async move {
-            xlen(&mut conn, &keys.key("jobs")).await == 0 && pending(&mut conn, keys).await == 0
-        }
-    })
+    queue_drained(
+        "the job to be dropped",
+        &conn,
+        &keys,
+        Duration::from_secs(20),
+    )
     .await;
-    assert_eq!(agent.runs.load(Ordering::SeqCst), 0);
+    assert_eq!(node.agent.runs.load(Ordering::SeqCst), 0);
     assert!(store.get_task("ghost").await.unwrap().is_none());
     assert!(dead_letters(&mut conn, &keys).await.is_empty());
     b.stop().await;
@@ -509,14 +512,7 @@ async fn unreadable_jobs_go_to_the_dead_letter_stream() {
     })
     .await;
     worker.release.notify_one();
-    eventually("an empty queue", Duration::from_secs(5), || {
-        let mut conn = conn.clone();
-        let keys = &keys;
-        async move {
-            pending(&mut conn, keys).await == 0 && xlen(&mut conn, &keys.key("jobs")).await == 0
-        }
-    })
-    .await;
+    queue_drained("an empty queue", &conn, &keys, Duration::from_secs(5)).await;
     b.stop().await;
 }
 
@@ -619,24 +615,25 @@ struct Node {
 }
 
 async fn node(store: Arc<dyn Store>, keys: &RedisKeys, workers: usize) -> Node {
+    let bus = bus(keys, Duration::from_secs(2), 3).await;
+    let config = ManagerConfig {
+        blocking_timeout: Duration::from_secs(10),
+        cancel_grace: Duration::from_millis(300),
+        workers,
+        ..Default::default()
+    };
+    node_on(store, bus, config)
+}
+
+/// A manager serving the scripted agent `a` on `bus`, its bus started.
+fn node_on(store: Arc<dyn Store>, bus: Arc<RedisBus>, config: ManagerConfig) -> Node {
     let registry = AgentRegistry::new();
     let agent = Arc::new(Scripted {
         runs: AtomicUsize::new(0),
         canceled: AtomicUsize::new(0),
     });
     registry.insert("a", LoadedAgent::new(agent.clone(), None));
-    let bus = bus(keys, Duration::from_secs(2), 3).await;
-    let manager = TaskManager::with_bus(
-        store,
-        registry,
-        ManagerConfig {
-            blocking_timeout: Duration::from_secs(10),
-            cancel_grace: Duration::from_millis(300),
-            workers,
-            ..Default::default()
-        },
-        bus.clone(),
-    );
+    let manager = TaskManager::with_bus(store, registry, config, bus.clone());
     manager.start_bus();
     Node {
         manager,
