@@ -10,6 +10,12 @@ use clap::{Parser, Subcommand};
 use a2a_host::config::{HostConfig, ServeArgs, StoreSpec};
 use a2a_host::manager::{ManagerConfig, TaskManager};
 use a2a_host::registry::AgentRegistry;
+
+/// mimalloc, not the system allocator: a task allocates many small,
+/// short-lived objects on one thread and frees them on another, where glibc's
+/// malloc spent about a quarter of the server's CPU (bench/README.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use a2a_host::runtime::{AgentsFolder, RuntimeConfig, WasmRuntime};
 use a2a_host::server::{self, ServerConfig};
 use a2a_host::store::Store;
