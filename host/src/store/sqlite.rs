@@ -17,8 +17,10 @@
 //!   occupying blocking threads; the guard then moves to the blocking task.
 //!   Task writes ([`Store::write_task`]) are **group-committed**: they queue,
 //!   and one committer takes everything queued into a single `BEGIN
-//!   IMMEDIATE` transaction, each write in its own savepoint (a write that
-//!   fails, such as a version conflict, rolls back alone). Every caller is
+//!   IMMEDIATE` transaction. A write that is refused (a version conflict,
+//!   say) is refused by its checks before it changes anything, so the others
+//!   still commit; a write that fails half-way (an I/O error) sends the
+//!   batch back to one transaction per write. Every caller is
 //!   answered after `COMMIT`, so an acknowledged write is exactly as durable
 //!   as with a transaction of its own; under load, many tasks share one
 //!   commit and one trip to the blocking pool. `BEGIN IMMEDIATE` takes
@@ -351,6 +353,8 @@ fn spawn_checkpointer(shared: &Arc<Shared>, conn: Connection) -> std::io::Result
 fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    // Temporary tables, indexes and journals in memory, not in files.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Truncate a WAL that grew past 64 MiB once it has been checkpointed.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -526,24 +530,28 @@ async fn commit_queued(shared: Arc<Shared>) {
     }
 }
 
-/// One `BEGIN IMMEDIATE` … `COMMIT` for a batch of task writes, each in a
-/// savepoint: a write that fails (a version conflict, say) is rolled back
-/// alone and the others commit. Every caller is answered after `COMMIT`,
-/// so an acknowledged write is as durable as with one transaction each.
+/// One `BEGIN IMMEDIATE` … `COMMIT` for a batch of task writes. A write
+/// that is refused (a version conflict, say) is refused before it changes
+/// anything, and the others commit. A write that fails half-way (an I/O
+/// error) rolls the whole transaction back, and the batch is retried one
+/// write per transaction, so only the failing write fails. Every caller is
+/// answered after `COMMIT`, so an acknowledged write is as durable as with
+/// one transaction each.
+///
+/// No savepoints: each one copies every page it touches into SQLite's
+/// statement journal, which cost more than the writes themselves.
 fn commit_batch(conn: &mut Connection, batch: Vec<Queued>) {
+    let single = batch.len() == 1;
     let (writes, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
     let outcome = (|| {
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(writes.len());
-        for w in writes {
-            let savepoint = tx.savepoint()?;
-            match write_one(&savepoint, w) {
-                Ok(committed) => {
-                    savepoint.commit()?;
-                    results.push(Ok(committed));
-                }
-                // Dropping the savepoint rolls its changes back.
-                Err(e) => results.push(Err(e)),
+        for w in &writes {
+            match write_one(&tx, w) {
+                Ok(committed) => results.push(Ok(committed)),
+                Err(WriteFailure::Refused(e)) => results.push(Err(e)),
+                // Dropping the transaction rolls it back.
+                Err(WriteFailure::Broken(e)) => return Err(e),
             }
         }
         tx.commit()?;
@@ -555,16 +563,59 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Queued>) {
                 let _ = reply.send(result);
             }
         }
-        Err(e) => {
+        Err(e) if single => {
             for reply in replies {
                 let _ = reply.send(Err(e.clone()));
+            }
+        }
+        Err(_) => {
+            for queued in writes.into_iter().zip(replies) {
+                commit_batch(conn, vec![queued]);
             }
         }
     }
 }
 
-/// One task write, inside the caller's transaction.
-fn write_one(tx: &Connection, w: EncodedWrite) -> Result<Committed, StoreError> {
+/// Why [`write_one`] did not write.
+enum WriteFailure {
+    /// A check failed; nothing was changed.
+    Refused(StoreError),
+    /// A statement failed after others had changed the database: the
+    /// transaction must be rolled back.
+    Broken(StoreError),
+}
+
+impl From<rusqlite::Error> for WriteFailure {
+    fn from(e: rusqlite::Error) -> Self {
+        WriteFailure::Refused(e.into())
+    }
+}
+
+/// One task write, inside the caller's transaction: every check first, then
+/// the changes.
+fn write_one(tx: &Connection, w: &EncodedWrite) -> Result<Committed, WriteFailure> {
+    let checked = check_write(tx, w).map_err(WriteFailure::Refused)?;
+    let (version, last_seq) = (checked.version, checked.last_seq);
+    apply_write(tx, w, checked).map_err(WriteFailure::Broken)?;
+    Ok(Committed {
+        version,
+        first_seq: last_seq + 1,
+    })
+}
+
+/// What the checks of a task write found.
+struct Checked {
+    /// The task's new version.
+    version: u64,
+    /// The task's last event sequence number before the write.
+    last_seq: u64,
+    /// The agent that owns the task (`None`: the write creates it).
+    owner: Option<String>,
+}
+
+/// The checks of a task write, which change nothing: the version, and the
+/// message id's claim.
+fn check_write(tx: &Connection, w: &EncodedWrite) -> Result<Checked, StoreError> {
     let current: Option<(String, u64, u64)> = tx
         .prepare_cached("SELECT agent, version, last_seq FROM tasks WHERE id = ?1")?
         .query_row([&w.id], |r| {
@@ -576,20 +627,21 @@ fn write_one(tx: &Connection, w: EncodedWrite) -> Result<Committed, StoreError> 
         })
         .optional()?;
     let (agent, last_seq) = match (current, w.expected_version) {
-        (Some(_), 0) => return Err(StoreError::AlreadyExists(w.id)),
-        (None, 0) => (w.agent, 0),
-        (None, _) => return Err(StoreError::NotFound(w.id)),
+        (Some(_), 0) => return Err(StoreError::AlreadyExists(w.id.clone())),
+        (None, 0) => (None, 0),
+        (None, _) => return Err(StoreError::NotFound(w.id.clone())),
         (Some((_, actual, _)), expected) if actual != expected => {
             return Err(StoreError::Conflict {
-                task_id: w.id,
+                task_id: w.id.clone(),
                 expected,
                 actual,
             });
         }
-        (Some((agent, _, last_seq)), _) => (agent, last_seq),
+        (Some((agent, _, last_seq)), _) => (Some(agent), last_seq),
     };
 
     if let Some(message_id) = &w.claim {
+        let agent = agent.as_deref().unwrap_or(&w.agent);
         let holder: Option<String> = tx
             .prepare_cached(
                 "SELECT task_id FROM message_ids \
@@ -604,8 +656,21 @@ fn write_one(tx: &Connection, w: EncodedWrite) -> Result<Committed, StoreError> 
             });
         }
     }
+    Ok(Checked {
+        version: w.expected_version + 1,
+        last_seq,
+        owner: agent,
+    })
+}
 
-    let version = w.expected_version + 1;
+/// The changes of a checked task write.
+fn apply_write(tx: &Connection, w: &EncodedWrite, checked: Checked) -> Result<(), StoreError> {
+    let Checked {
+        version,
+        last_seq,
+        owner,
+    } = checked;
+    let agent = owner.as_deref().unwrap_or(&w.agent);
     let new_last_seq = last_seq + w.events.len() as u64;
     let now = now_millis();
     if w.expected_version == 0 {
@@ -654,10 +719,7 @@ fn write_one(tx: &Connection, w: EncodedWrite) -> Result<Committed, StoreError> 
         )?
         .execute(params![agent, w.context_id, message_id, w.id])?;
     }
-    Ok(Committed {
-        version,
-        first_seq: last_seq + 1,
-    })
+    Ok(())
 }
 
 /// The SQL of one ListTasks query: a count over the filters and the page
@@ -1253,6 +1315,57 @@ mod tests {
             let stored = store.get_task(&id).await.unwrap().expect("committed");
             assert_eq!((stored.version, stored.last_seq), (1, 2), "{id}");
             assert_eq!(store.events_after(&id, 0).await.unwrap().len(), 2, "{id}");
+        }
+    }
+
+    /// A write that fails after it changed the database (here: a trigger
+    /// aborts its second event) fails alone, with nothing of it kept; the
+    /// writes committed beside it are whole.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_broken_half_way_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER boom BEFORE INSERT ON task_events \
+                 WHEN NEW.task_id LIKE 'bad%' AND NEW.seq = 2 \
+                 BEGIN SELECT RAISE(ABORT, 'the disk is full'); END;",
+            )
+            .unwrap();
+        let mut writers = Vec::new();
+        for i in 0..100 {
+            let store = store.clone();
+            let id = if i % 25 == 7 {
+                format!("bad{i}")
+            } else {
+                format!("t{i}")
+            };
+            writers.push(tokio::spawn(async move {
+                let t = task(&id, TaskState::Working);
+                let events = [event(&t), event(&t)];
+                let claim = format!("m{i}");
+                let result = store.write_task(write(&t, 0, &events, Some(&claim))).await;
+                (id, claim, result)
+            }));
+        }
+        for w in writers {
+            let (id, claim, result) = w.await.unwrap();
+            let stored = store.get_task(&id).await.unwrap();
+            let claimed = store.task_for_message("echo", "ctx", &claim).await.unwrap();
+            if id.starts_with("bad") {
+                let e = result.expect_err(&id);
+                assert!(e.to_string().contains("the disk is full"), "{id}: {e}");
+                assert!(stored.is_none(), "{id}");
+                assert!(store.events_after(&id, 0).await.unwrap().is_empty(), "{id}");
+                assert_eq!(claimed, None, "{id}");
+            } else {
+                result.unwrap();
+                assert_eq!(stored.expect(&id).last_seq, 2, "{id}");
+                assert_eq!(store.events_after(&id, 0).await.unwrap().len(), 2, "{id}");
+                assert_eq!(claimed.as_deref(), Some(id.as_str()), "{id}");
+            }
         }
     }
 
