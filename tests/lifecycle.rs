@@ -117,16 +117,25 @@ struct Fixture {
 }
 
 fn fixture_with(store: Arc<dyn Store>, dir: tempfile::TempDir) -> Fixture {
+    fixture_config(store, dir, |_| {})
+}
+
+fn fixture_config(
+    store: Arc<dyn Store>,
+    dir: tempfile::TempDir,
+    tune: impl FnOnce(&mut ManagerConfig),
+) -> Fixture {
     let registry = AgentRegistry::new();
     let agent = Arc::new(Scripted {
         runs: AtomicUsize::new(0),
     });
     registry.insert("a", LoadedAgent::new(agent.clone(), None));
-    let config = ManagerConfig {
+    let mut config = ManagerConfig {
         blocking_timeout: Duration::from_secs(10),
         cancel_grace: Duration::from_millis(200),
         ..Default::default()
     };
+    tune(&mut config);
     Fixture {
         manager: TaskManager::new(store, registry, config),
         agent,
@@ -135,15 +144,20 @@ fn fixture_with(store: Arc<dyn Store>, dir: tempfile::TempDir) -> Fixture {
 }
 
 fn fixtures() -> Vec<(&'static str, Fixture)> {
-    let mem = fixture_with(
+    fixtures_config(|_| {})
+}
+
+fn fixtures_config(tune: impl Fn(&mut ManagerConfig)) -> Vec<(&'static str, Fixture)> {
+    let mem = fixture_config(
         Arc::new(a2a_host::store::memory::MemoryStore::new()),
         tempfile::tempdir().unwrap(),
+        &tune,
     );
     let dir = tempfile::tempdir().unwrap();
     let sqlite = a2a_host::store::sqlite::SqliteStore::open(dir.path().join("t.db")).unwrap();
     vec![
         ("memory", mem),
-        ("sqlite", fixture_with(Arc::new(sqlite), dir)),
+        ("sqlite", fixture_config(Arc::new(sqlite), dir, &tune)),
     ]
 }
 
@@ -863,5 +877,116 @@ async fn a_follow_up_turn_knows_what_earlier_turns_spent() {
             "0 0",
             "{name}: a new task starts at zero"
         );
+    }
+}
+
+/// The stored tasks of agent `a`, read from the store itself (the
+/// manager's ListTasks would first write any task still waiting).
+async fn stored_tasks(f: &Fixture) -> Vec<Task> {
+    let query = a2a_host::store::TaskQuery {
+        agent: "a".into(),
+        page_size: 100,
+        ..Default::default()
+    };
+    f.manager.store().list_tasks(&query).await.unwrap().tasks
+}
+
+#[tokio::test]
+async fn a_quick_new_task_is_created_by_its_first_action() {
+    for (name, f) in fixtures() {
+        let t = task_of(f.manager.send_message("a", send("hello")).await.unwrap());
+        let stored = f.manager.store().get_task(&t.id).await.unwrap().unwrap();
+        // One write created it, completed, with both events and the claim.
+        assert_eq!((stored.version, stored.last_seq), (1, 2), "{name}");
+        assert_eq!(stored.task, t, "{name}");
+        let mut again = send("hello");
+        again.message.message_id = t.history[0].message_id.clone();
+        again.message.context_id = Some(t.context_id.clone());
+        let same = task_of(f.manager.send_message("a", again).await.unwrap());
+        assert_eq!(same.id, t.id, "{name}: the claim was written");
+        assert_eq!(f.agent.runs.load(Ordering::SeqCst), 1, "{name}");
+
+        // A message in a known context could be a resend: its task is
+        // written before the agent runs.
+        let mut follow = send("hello");
+        follow.message.context_id = Some(t.context_id.clone());
+        let t2 = task_of(f.manager.send_message("a", follow).await.unwrap());
+        let stored = f.manager.store().get_task(&t2.id).await.unwrap().unwrap();
+        assert_eq!(stored.version, 2, "{name}");
+
+        // So is one sent with returnImmediately: its client holds the id.
+        let mut quick = send("slow");
+        quick.configuration = Some(SendMessageConfiguration {
+            return_immediately: true,
+            ..Default::default()
+        });
+        let t3 = task_of(f.manager.send_message("a", quick).await.unwrap());
+        assert!(
+            f.manager.store().get_task(&t3.id).await.unwrap().is_some(),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_slow_new_task_is_stored_when_the_window_ends() {
+    for (name, f) in fixtures_config(|c| c.coalesce_window = Duration::from_millis(50)) {
+        let manager = f.manager.clone();
+        let send = tokio::spawn(async move { manager.send_message("a", send("slow")).await });
+        let started = std::time::Instant::now();
+        let stored = loop {
+            let tasks = stored_tasks(&f).await;
+            if let Some(t) = tasks.into_iter().next() {
+                break t;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{name}: never stored"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        assert_eq!(stored.status.state, TaskState::Submitted, "{name}");
+        let done = task_of(send.await.unwrap().unwrap());
+        assert_eq!(done.id, stored.id, "{name}");
+        assert_eq!(done.status.state, TaskState::Completed, "{name}");
+        let stored = f.manager.store().get_task(&done.id).await.unwrap().unwrap();
+        assert_eq!((stored.version, stored.task), (2, done), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn tasks_waiting_to_be_written_are_listed_and_returned_stored() {
+    let tune = |c: &mut ManagerConfig| {
+        c.coalesce_window = Duration::from_secs(30);
+        c.blocking_timeout = Duration::from_millis(100);
+    };
+    for (name, f) in fixtures_config(tune) {
+        // The blocking send gives up waiting before the agent acts; the
+        // task it returns must be in the store.
+        let t = task_of(f.manager.send_message("a", send("slow")).await.unwrap());
+        assert_eq!(t.status.state, TaskState::Submitted, "{name}");
+        assert!(
+            f.manager.store().get_task(&t.id).await.unwrap().is_some(),
+            "{name}"
+        );
+
+        // ListTasks writes the tasks still waiting before it reads.
+        let manager = f.manager.clone();
+        let stream = manager
+            .send_streaming_message("a", send("slow"))
+            .await
+            .unwrap();
+        while f.manager.running_turns() < 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let listed = f
+            .manager
+            .list_tasks("a", ListTasksRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(listed.tasks.len(), 2, "{name}");
+        assert_eq!(stored_tasks(&f).await.len(), 2, "{name}");
+        let events: Vec<_> = stream.collect().await;
+        assert!(!events.is_empty(), "{name}");
     }
 }

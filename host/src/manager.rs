@@ -97,6 +97,15 @@ pub struct ManagerConfig {
     /// the write that accepts the message) before it leaves the job for
     /// another attempt.
     pub job_wait: Duration,
+    /// How long the write that creates a new task may wait to be merged
+    /// with the write of its agent's first action (zero: never). Only a
+    /// task nobody else can know of yet waits: a new context, a blocking
+    /// or streaming send, one process. An agent that finishes within the
+    /// window costs one store write instead of two; one that takes longer
+    /// has its task written when the window ends. Until then the task is
+    /// missing from the store, and a crash loses it, but its client has
+    /// not been answered either.
+    pub coalesce_window: Duration,
 }
 
 impl Default for ManagerConfig {
@@ -107,6 +116,7 @@ impl Default for ManagerConfig {
             broadcast_capacity: 256,
             workers: 64,
             job_wait: Duration::from_secs(5),
+            coalesce_window: Duration::from_millis(50),
         }
     }
 }
@@ -227,7 +237,12 @@ enum Settled {
 
 struct LiveState {
     task: Task,
+    /// The stored version of `task`; 0 while the write that creates the
+    /// task waits to be merged with the first action's (see
+    /// [`ManagerConfig::coalesce_window`]).
     version: u64,
+    /// The message id the creating write claims, while it waits.
+    claim: Option<String>,
     last_seq: u64,
     /// Whether the first event (the task snapshot) has been logged.
     started: bool,
@@ -325,7 +340,7 @@ impl TaskManager {
             .configuration
             .as_ref()
             .is_some_and(|c| c.return_immediately);
-        let started = self.start(agent, req).await?;
+        let started = self.start(agent, req, !return_immediately).await?;
         let live = match started {
             Started::Existing(stored) => {
                 // A repeated message id: report the task it created.
@@ -361,7 +376,12 @@ impl TaskManager {
         if let Some(Settled::Reply(message)) = outcome {
             return Ok(SendMessageResponse::Message(message));
         }
-        let mut task = live.state.lock().await.task.clone();
+        let mut task = {
+            // The client learns the task's id here: it must be stored.
+            let mut st = live.state.lock().await;
+            self.write_created(&live, &mut st).await?;
+            st.task.clone()
+        };
         task.truncate_history(history_length);
         Ok(SendMessageResponse::Task(task))
     }
@@ -374,7 +394,7 @@ impl TaskManager {
         agent: &str,
         req: SendMessageRequest,
     ) -> Result<EventStream, A2aError> {
-        match self.start(agent, req).await? {
+        match self.start(agent, req, true).await? {
             Started::Existing(stored) => self.stream_existing(*stored).await,
             Started::Queued(queued) => {
                 let Queued {
@@ -462,6 +482,7 @@ impl TaskManager {
             page_token,
         };
         self.require_agent(agent)?;
+        self.write_waiting(Some(agent)).await;
         let page = self.inner.store.list_tasks(&query).await?;
         let include_artifacts = req.include_artifacts.unwrap_or(false);
         let tasks = page
@@ -773,7 +794,15 @@ impl TaskManager {
     }
 
     /// Validates a send and starts a turn for it.
-    async fn start(&self, agent_name: &str, req: SendMessageRequest) -> Result<Started, A2aError> {
+    /// `coalesce`: whether the caller answers only after the turn acted
+    /// (a blocking or streaming send), so a new task's creating write may
+    /// wait for the first action's.
+    async fn start(
+        &self,
+        agent_name: &str,
+        req: SendMessageRequest,
+        coalesce: bool,
+    ) -> Result<Started, A2aError> {
         if self.is_draining() {
             return Err(A2aError::Unavailable(
                 "the host is shutting down and accepts no new messages".into(),
@@ -820,6 +849,7 @@ impl TaskManager {
                     message,
                     req.metadata,
                     accepted_output_modes,
+                    coalesce,
                 )
                 .await
             }
@@ -833,8 +863,17 @@ impl TaskManager {
         mut message: Message,
         metadata: Option<crate::model::Metadata>,
         accepted_output_modes: Vec<String>,
+        coalesce: bool,
     ) -> Result<Started, A2aError> {
         let context_given = message.context_id.clone().filter(|c| !c.is_empty());
+        // A new context and task id: until the turn acts, nobody can name
+        // this task or resend its message, so its creation can wait for
+        // the first action's write (one process only: a shared queue needs
+        // the task stored before any process runs it).
+        let defer = coalesce
+            && context_given.is_none()
+            && !self.inner.shared
+            && !self.inner.config.coalesce_window.is_zero();
         let mut claim = true;
         if let Some(ctx) = &context_given {
             match self.earlier_send(agent_name, ctx, &message).await? {
@@ -858,6 +897,28 @@ impl TaskManager {
             history: vec![message.clone()],
             metadata: metadata.clone(),
         };
+        let input = TurnInput {
+            agent: agent_name.to_string(),
+            task_id: task_id.clone(),
+            context_id: context_id.clone(),
+            message: message.clone(),
+            history: Vec::new(),
+            metadata,
+            accepted_output_modes: accepted_output_modes.clone(),
+            spent: TaskUsage::default(),
+        };
+        if defer {
+            let state = LiveState {
+                claim: Some(message.message_id.clone()),
+                task,
+                version: 0,
+                last_seq: 0,
+                started: false,
+                first_turn: true,
+                turn_over: false,
+            };
+            return Ok(self.launch(agent, input, state, None));
+        }
         let queued = self
             .prequeue(&task_id, agent_name, &message, 1, &accepted_output_modes)
             .await?;
@@ -884,17 +945,8 @@ impl TaskManager {
                 };
             }
         };
-        let input = TurnInput {
-            agent: agent_name.to_string(),
-            task_id,
-            context_id,
-            message,
-            history: Vec::new(),
-            metadata,
-            accepted_output_modes,
-            spent: TaskUsage::default(),
-        };
         let state = LiveState {
+            claim: None,
             task,
             version: committed.version,
             last_seq: committed.first_seq.saturating_sub(1),
@@ -1012,6 +1064,7 @@ impl TaskManager {
                     .await;
             }
             let live_state = LiveState {
+                claim: None,
                 task: next,
                 version: committed.version,
                 last_seq: committed.first_seq,
@@ -1128,11 +1181,14 @@ impl TaskManager {
 
     /// Registers a live task and spawns its turn.
     fn spawn_turn(&self, agent: LoadedAgent, input: TurnInput, state: LiveState) -> Arc<LiveTask> {
+        let unwritten = state.version == 0;
         let live = self.register_turn(&input, state);
         let manager = self.clone();
         let turn_live = live.clone();
         tokio::spawn(async move {
-            manager.run_turn(agent.agent, input, turn_live).await;
+            manager
+                .run_turn(agent.agent, input, turn_live, unwritten)
+                .await;
         });
         live
     }
@@ -1157,7 +1213,15 @@ impl TaskManager {
     }
 
     /// Runs one turn to its end, whatever the agent does.
-    async fn run_turn(self, agent: Arc<dyn Agent>, input: TurnInput, live: Arc<LiveTask>) {
+    /// `unwritten`: the task's creating write waits for the first action
+    /// (for at most [`ManagerConfig::coalesce_window`]).
+    async fn run_turn(
+        self,
+        agent: Arc<dyn Agent>,
+        input: TurnInput,
+        live: Arc<LiveTask>,
+        mut unwritten: bool,
+    ) {
         let sink = Arc::new(Sink {
             manager: self.clone(),
             live: live.clone(),
@@ -1168,18 +1232,30 @@ impl TaskManager {
         let grace = self.inner.config.cancel_grace;
         let outcome = {
             let mut handle = std::pin::pin!(AssertUnwindSafe(agent.handle(ctx)).catch_unwind());
-            tokio::select! {
-            res = &mut handle => Some(res),
-            _ = live.cancel.cancelled() => {
-                match tokio::time::timeout(grace, &mut handle).await {
-                    Ok(res) => Some(res),
-                    Err(_) => {
-                        tracing::info!(task = %live.task_id, agent = %live.agent,
-                            "agent did not stop within the cancel grace period; stopped it");
-                        None
+            let window = tokio::time::sleep(self.inner.config.coalesce_window);
+            let mut window = std::pin::pin!(window);
+            loop {
+                tokio::select! {
+                res = &mut handle => break Some(res),
+                () = &mut window, if unwritten => {
+                    // The agent is taking its time: store the task now.
+                    unwritten = false;
+                    let mut st = live.state.lock().await;
+                    if let Err(e) = self.write_created(&live, &mut st).await {
+                        tracing::error!(task = %live.task_id, error = %e, "could not write a new task");
                     }
                 }
-            }
+                _ = live.cancel.cancelled() => {
+                    break match tokio::time::timeout(grace, &mut handle).await {
+                        Ok(res) => Some(res),
+                        Err(_) => {
+                            tracing::info!(task = %live.task_id, agent = %live.agent,
+                                "agent did not stop within the cancel grace period; stopped it");
+                            None
+                        }
+                    };
+                }
+                }
             }
         };
         let reason = match outcome {
@@ -1256,12 +1332,13 @@ impl TaskManager {
             task: &next,
             expected_version: st.version,
             events: &events,
-            claim_message_id: None,
+            claim_message_id: st.claim.as_deref(),
         };
         match self.inner.store.write_task(write).await {
             Ok(committed) => {
                 st.task = next;
                 st.version = committed.version;
+                st.claim = None;
                 st.started = true;
                 let published: Vec<(u64, StreamResponse)> = if self.inner.shared {
                     events
@@ -1299,6 +1376,48 @@ impl TaskManager {
                     }
                 }
                 Err(e)
+            }
+        }
+    }
+
+    /// Writes a task whose creating write is still waiting (see
+    /// [`ManagerConfig::coalesce_window`]) as it is now; does nothing if
+    /// it is stored already.
+    async fn write_created(&self, live: &LiveTask, st: &mut LiveState) -> Result<(), StoreError> {
+        if st.version != 0 {
+            return Ok(());
+        }
+        let committed = self
+            .inner
+            .store
+            .write_task(TaskWrite {
+                agent: &live.agent,
+                task: &st.task,
+                expected_version: 0,
+                events: &[],
+                claim_message_id: st.claim.as_deref(),
+            })
+            .await?;
+        st.version = committed.version;
+        st.claim = None;
+        Ok(())
+    }
+
+    /// Writes the waiting new tasks of `agent` (all agents: `None`), so
+    /// that a listing or a shutdown finds them in the store.
+    async fn write_waiting(&self, agent: Option<&str>) {
+        let waiting: Vec<Arc<LiveTask>> = self
+            .inner
+            .live
+            .lock()
+            .values()
+            .filter(|l| agent.is_none_or(|a| a == l.agent))
+            .cloned()
+            .collect();
+        for live in waiting {
+            let mut st = live.state.lock().await;
+            if let Err(e) = self.write_created(&live, &mut st).await {
+                tracing::error!(task = %live.task_id, error = %e, "could not write a new task");
             }
         }
     }
@@ -1344,12 +1463,13 @@ impl TaskManager {
                         task: &next,
                         expected_version: st.version,
                         events: &events,
-                        claim_message_id: None,
+                        claim_message_id: st.claim.as_deref(),
                     })
                     .await
                     .map_err(store_action_error)?;
                 st.task = next;
                 st.version = committed.version;
+                st.claim = None;
                 st.started = true;
                 st.last_seq = committed.first_seq;
                 st.turn_over = true;
@@ -1773,6 +1893,7 @@ impl TaskManager {
             spent: TaskUsage::of(&stored.task, stored.last_seq),
         };
         let state = LiveState {
+            claim: None,
             task: stored.task.clone(),
             version: stored.version,
             last_seq: stored.last_seq,
@@ -1781,7 +1902,7 @@ impl TaskManager {
             turn_over: false,
         };
         let live = self.register_turn(&input, state);
-        self.clone().run_turn(agent.agent, input, live).await;
+        self.clone().run_turn(agent.agent, input, live, false).await;
         JobOutcome::Done
     }
 
