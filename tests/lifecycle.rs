@@ -990,3 +990,133 @@ async fn tasks_waiting_to_be_written_are_listed_and_returned_stored() {
         assert!(!events.is_empty(), "{name}");
     }
 }
+
+/// A store whose task writes take `delay` (a busy disk), over memory.
+struct SlowStore {
+    inner: a2a_host::store::memory::MemoryStore,
+    delay: Duration,
+}
+
+#[async_trait::async_trait]
+impl Store for SlowStore {
+    async fn write_task(
+        &self,
+        write: a2a_host::store::TaskWrite<'_>,
+    ) -> Result<a2a_host::store::Committed, a2a_host::store::StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.write_task(write).await
+    }
+    async fn get_task(
+        &self,
+        task_id: &str,
+    ) -> Result<Option<a2a_host::store::StoredTask>, a2a_host::store::StoreError> {
+        self.inner.get_task(task_id).await
+    }
+    async fn list_tasks(
+        &self,
+        query: &a2a_host::store::TaskQuery,
+    ) -> Result<a2a_host::store::TaskPage, a2a_host::store::StoreError> {
+        self.inner.list_tasks(query).await
+    }
+    async fn events_after(
+        &self,
+        task_id: &str,
+        after_seq: u64,
+    ) -> Result<Vec<(u64, StreamResponse)>, a2a_host::store::StoreError> {
+        self.inner.events_after(task_id, after_seq).await
+    }
+    async fn task_for_message(
+        &self,
+        agent: &str,
+        context_id: &str,
+        message_id: &str,
+    ) -> Result<Option<String>, a2a_host::store::StoreError> {
+        self.inner
+            .task_for_message(agent, context_id, message_id)
+            .await
+    }
+    async fn tasks_in_states(
+        &self,
+        agent: Option<&str>,
+        states: &[TaskState],
+    ) -> Result<Vec<String>, a2a_host::store::StoreError> {
+        self.inner.tasks_in_states(agent, states).await
+    }
+    async fn get_state(
+        &self,
+        agent: &str,
+        context_id: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, a2a_host::store::StoreError> {
+        self.inner.get_state(agent, context_id, key).await
+    }
+    async fn set_state(
+        &self,
+        agent: &str,
+        context_id: &str,
+        key: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(), a2a_host::store::StoreError> {
+        self.inner.set_state(agent, context_id, key, value).await
+    }
+    async fn put_push_config(
+        &self,
+        config: &TaskPushNotificationConfig,
+    ) -> Result<(), a2a_host::store::StoreError> {
+        self.inner.put_push_config(config).await
+    }
+    async fn get_push_config(
+        &self,
+        task_id: &str,
+        config_id: &str,
+    ) -> Result<Option<TaskPushNotificationConfig>, a2a_host::store::StoreError> {
+        self.inner.get_push_config(task_id, config_id).await
+    }
+    async fn list_push_configs(
+        &self,
+        task_id: &str,
+    ) -> Result<Vec<TaskPushNotificationConfig>, a2a_host::store::StoreError> {
+        self.inner.list_push_configs(task_id).await
+    }
+    async fn delete_push_config(
+        &self,
+        task_id: &str,
+        config_id: &str,
+    ) -> Result<bool, a2a_host::store::StoreError> {
+        self.inner.delete_push_config(task_id, config_id).await
+    }
+    async fn purge(
+        &self,
+        policy: &a2a_host::store::Retention,
+        now: std::time::SystemTime,
+    ) -> Result<a2a_host::store::PurgeReport, a2a_host::store::StoreError> {
+        self.inner.purge(policy, now).await
+    }
+    fn describe(&self) -> String {
+        "slow memory".into()
+    }
+}
+
+/// The write window closes while the agent's first action is still being
+/// written (a slow store): that write creates the task, and the turn goes
+/// on (it once deadlocked here, waiting for the lock that write held).
+#[tokio::test]
+async fn the_window_closing_during_the_first_write_is_harmless() {
+    let store = Arc::new(SlowStore {
+        inner: a2a_host::store::memory::MemoryStore::new(),
+        delay: Duration::from_millis(200),
+    });
+    let f = fixture_config(store, tempfile::tempdir().unwrap(), |c| {
+        c.coalesce_window = Duration::from_millis(20);
+    });
+    let sent = f.manager.send_message("a", send("hello"));
+    let t = task_of(
+        tokio::time::timeout(Duration::from_secs(5), sent)
+            .await
+            .expect("the turn finished")
+            .unwrap(),
+    );
+    assert_eq!(t.status.state, TaskState::Completed);
+    let stored = f.manager.store().get_task(&t.id).await.unwrap().unwrap();
+    assert_eq!(stored.version, 1);
+}

@@ -1238,10 +1238,14 @@ impl TaskManager {
                 tokio::select! {
                 res = &mut handle => break Some(res),
                 () = &mut window, if unwritten => {
-                    // The agent is taking its time: store the task now.
+                    // The agent is taking its time: store the task now. A
+                    // held lock means a write is under way (perhaps the
+                    // agent's own, which this loop must keep polling), and
+                    // that write stores the task.
                     unwritten = false;
-                    let mut st = live.state.lock().await;
-                    if let Err(e) = self.write_created(&live, &mut st).await {
+                    if let Ok(mut st) = live.state.try_lock()
+                        && let Err(e) = self.write_created(&live, &mut st).await
+                    {
                         tracing::error!(task = %live.task_id, error = %e, "could not write a new task");
                     }
                 }
