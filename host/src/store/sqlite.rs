@@ -58,6 +58,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -188,6 +189,12 @@ struct Shared {
     idle_readers: SyncMutex<Vec<Connection>>,
     /// Task writes waiting to be committed together.
     queue: SyncMutex<WriteQueue>,
+    /// Set by the checkpointer when the WAL has grown past
+    /// [`RESTART_FRAMES`]: the committer checkpoints between two batches so
+    /// that the next one starts the WAL over.
+    wal_long: AtomicBool,
+    /// Frames in the WAL after the writer's last commit.
+    wal_frames: Arc<AtomicI64>,
 }
 
 impl SqliteStore {
@@ -210,12 +217,26 @@ impl SqliteStore {
             )));
         }
         configure_writer(&conn).map_err(|e| open_error(&shown, e))?;
-        // A committing writer checkpoints only as a backstop; the
-        // checkpointer thread does it off the request path.
-        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)
-            .map_err(|e| open_error(&shown, e))?;
         migrate(&mut conn, &shown)?;
-        let store = Self::from_writer(format!("sqlite:{shown}"), Some(path.to_path_buf()), conn);
+        // In place of SQLite's auto-checkpoint: the writer only counts the
+        // WAL's frames, and checkpoints by itself only as a backstop; the
+        // checkpointer thread does the work off the request path.
+        let wal_frames = Arc::new(AtomicI64::new(0));
+        let frames = wal_frames.clone();
+        conn.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages| {
+            frames.store(i64::from(pages), Ordering::Relaxed);
+            if i64::from(pages) >= AUTOCHECKPOINT_PAGES {
+                wal.checkpoint()?;
+            }
+            Ok(())
+        }))
+        .map_err(|e| open_error(&shown, e))?;
+        let store = Self::from_writer(
+            format!("sqlite:{shown}"),
+            Some(path.to_path_buf()),
+            conn,
+            wal_frames,
+        );
         spawn_checkpointer(&store.shared, open_connection(path, &shown)?)
             .map_err(|e| StoreError::Other(format!("cannot start the SQLite checkpointer: {e}")))?;
         Ok(store)
@@ -227,10 +248,20 @@ impl SqliteStore {
         let mut conn = Connection::open_in_memory().map_err(|e| open_error(shown, e))?;
         configure_writer(&conn).map_err(|e| open_error(shown, e))?;
         migrate(&mut conn, shown)?;
-        Ok(Self::from_writer("sqlite::memory:".into(), None, conn))
+        Ok(Self::from_writer(
+            "sqlite::memory:".into(),
+            None,
+            conn,
+            Arc::default(),
+        ))
     }
 
-    fn from_writer(name: String, path: Option<PathBuf>, writer: Connection) -> Self {
+    fn from_writer(
+        name: String,
+        path: Option<PathBuf>,
+        writer: Connection,
+        wal_frames: Arc<AtomicI64>,
+    ) -> Self {
         SqliteStore {
             shared: Arc::new(Shared {
                 name,
@@ -239,6 +270,8 @@ impl SqliteStore {
                 reader_permits: Arc::new(Semaphore::new(MAX_READERS)),
                 idle_readers: SyncMutex::new(Vec::new()),
                 queue: SyncMutex::new(WriteQueue::default()),
+                wal_long: AtomicBool::new(false),
+                wal_frames,
             }),
         }
     }
@@ -318,32 +351,59 @@ fn open_connection(path: &Path, shown: &str) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// How often the checkpointer copies committed WAL pages into the database
-/// file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-/// WAL pages (4 KiB) after which a committing writer checkpoints by itself,
-/// should the checkpointer fall behind.
-const AUTOCHECKPOINT_PAGES: i64 = 16_000;
+/// How often the checkpointer looks at the WAL.
+const CHECKPOINT_POLL: Duration = Duration::from_millis(50);
+/// How long committed pages may stay in the WAL only, at most.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// WAL frames (4 KiB pages) after which the WAL is copied into the
+/// database file and started over (see [`spawn_checkpointer`]).
+const RESTART_FRAMES: i64 = 8_192;
+/// WAL pages after which a committing writer checkpoints by itself, should
+/// the checkpointer fall behind.
+const AUTOCHECKPOINT_PAGES: i64 = 4 * RESTART_FRAMES;
 
-/// Starts the thread that checkpoints the WAL (`PASSIVE`: it never blocks
-/// readers or the writer) every [`CHECKPOINT_EVERY`], on a connection of
-/// its own. A checkpoint copies pages and syncs the WAL and the database
+/// Starts the thread that checkpoints the WAL, on a connection of its own,
+/// once it holds [`RESTART_FRAMES`] frames or every [`CHECKPOINT_EVERY`].
+/// Its checkpoints are `PASSIVE`: they run beside the writer and never
+/// block it. A checkpoint copies pages and syncs the WAL and the database
 /// file; done by SQLite's default auto-checkpoint, that work and its
 /// `fsync`s land on whichever commit crosses the threshold, a stall of
-/// several milliseconds for that one request. The thread ends with the
-/// store.
+/// several milliseconds for every request in flight. The thread ends with
+/// the store.
+///
+/// A checkpoint that runs beside the writer never catches up with it: by
+/// the time it has copied every frame, new ones have been committed, so
+/// under steady load the WAL is never found fully copied, never starts
+/// over, and grows for as long as the load lasts. So once the WAL is long,
+/// the checkpointer copies it and asks the committer to run one checkpoint
+/// itself between two batches: that one copies only what was committed
+/// meanwhile (two `fsync`s of little data), and the next batch starts the
+/// WAL over. Checkpointing only then, not every few hundred milliseconds,
+/// also keeps the `fsync`s (and the commits that wait for pages under
+/// write-back) few.
 fn spawn_checkpointer(shared: &Arc<Shared>, conn: Connection) -> std::io::Result<()> {
     let store = Arc::downgrade(shared);
     std::thread::Builder::new()
         .name("a2a-sqlite-checkpoint".into())
         .spawn(move || {
+            let mut last = std::time::Instant::now();
             loop {
-                std::thread::sleep(CHECKPOINT_EVERY);
-                if store.strong_count() == 0 {
+                std::thread::sleep(CHECKPOINT_POLL);
+                let Some(shared) = store.upgrade() else {
                     return;
+                };
+                let frames = shared.wal_frames.load(Ordering::Relaxed);
+                let long = frames >= RESTART_FRAMES;
+                if !long && (frames == 0 || last.elapsed() < CHECKPOINT_EVERY) {
+                    continue;
                 }
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::debug!(error = %e, "SQLite checkpoint failed; retrying later");
+                last = std::time::Instant::now();
+                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    Ok(()) if long => shared.wal_long.store(true, Ordering::Relaxed),
+                    Ok(()) => {}
+                    Err(e) => {
+                        tracing::debug!(error = %e, "SQLite checkpoint failed; retrying later");
+                    }
                 }
             }
         })
@@ -515,6 +575,11 @@ async fn commit_queued(shared: Arc<Shared>) {
                 std::mem::take(&mut q.pending)
             };
             commit_batch(&mut conn, batch);
+            if queue.wal_long.swap(false, Ordering::Relaxed)
+                && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            {
+                tracing::debug!(error = %e, "SQLite checkpoint failed; retrying later");
+            }
         }
     })
     .await;
@@ -1269,6 +1334,48 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Under writes that never pause, the WAL is still copied and started
+    /// over whenever it holds about [`RESTART_FRAMES`] frames, instead of
+    /// growing for as long as the load lasts.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_starts_over_under_steady_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path().join("tasks.db")).unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut writers = Vec::new();
+        for w in 0..8 {
+            let (store, stop) = (store.clone(), stop.clone());
+            writers.push(tokio::spawn(async move {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut t = task(&format!("w{w}-{i}"), TaskState::Working);
+                    t.history = vec![Message::user_text("x".repeat(8_000))];
+                    store.write_task(write(&t, 0, &[], None)).await.unwrap();
+                    i += 1;
+                }
+            }));
+        }
+        let (mut restarts, mut most, mut previous) = (0, 0, 0);
+        let started = std::time::Instant::now();
+        while restarts < 2 {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the WAL never started over ({most} frames)"
+            );
+            let frames = store.shared.wal_frames.load(Ordering::Relaxed);
+            if frames < previous {
+                restarts += 1;
+            }
+            (most, previous) = (most.max(frames), frames);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        stop.store(true, Ordering::Relaxed);
+        for w in writers {
+            w.await.unwrap();
+        }
+        assert!(most < 2 * RESTART_FRAMES, "the WAL reached {most} frames");
     }
 
     /// Writes that arrive together share one transaction; one that fails
