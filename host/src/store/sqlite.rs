@@ -36,10 +36,11 @@
 //!   [`StoreError::Unavailable`].
 //!
 //! - A **checkpointer thread** with its own connection copies the WAL into
-//!   the database file every 250 ms (`PRAGMA wal_checkpoint(PASSIVE)`), so
-//!   the copy and its `fsync`s do not stall the commit that happens to
-//!   cross SQLite's auto-checkpoint threshold (kept, much higher, as a
-//!   backstop).
+//!   the database file (`PRAGMA wal_checkpoint(PASSIVE)`) once it is long
+//!   or a second old, so the copy and its `fsync`s do not stall the commit
+//!   that happens to cross SQLite's auto-checkpoint threshold (replaced by
+//!   a much higher one, as a backstop); the committer then copies what
+//!   came in meanwhile and starts the WAL over (see `spawn_checkpointer`).
 //!
 //! A caller that stops waiting (its future is dropped) does not undo a
 //! write that already reached the blocking pool: it commits or fails on its
