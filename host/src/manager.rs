@@ -241,8 +241,6 @@ struct LiveState {
     /// task waits to be merged with the first action's (see
     /// [`ManagerConfig::coalesce_window`]).
     version: u64,
-    /// The message id the creating write claims, while it waits.
-    claim: Option<String>,
     last_seq: u64,
     /// Whether the first event (the task snapshot) has been logged.
     started: bool,
@@ -250,6 +248,19 @@ struct LiveState {
     first_turn: bool,
     /// Whether the current turn has put the task into a resting state.
     turn_over: bool,
+}
+
+impl LiveState {
+    /// What the write that creates the task claims, while the task is not
+    /// stored yet: the id of the message that started it. (Only a task in
+    /// a new context waits to be created, and its message is always
+    /// claimed.)
+    fn creating_claim(&self) -> Option<&str> {
+        if self.version != 0 {
+            return None;
+        }
+        self.task.history.first().map(|m| m.message_id.as_str())
+    }
 }
 
 impl TaskManager {
@@ -909,7 +920,6 @@ impl TaskManager {
         };
         if defer {
             let state = LiveState {
-                claim: Some(message.message_id.clone()),
                 task,
                 version: 0,
                 last_seq: 0,
@@ -946,7 +956,6 @@ impl TaskManager {
             }
         };
         let state = LiveState {
-            claim: None,
             task,
             version: committed.version,
             last_seq: committed.first_seq.saturating_sub(1),
@@ -1064,7 +1073,6 @@ impl TaskManager {
                     .await;
             }
             let live_state = LiveState {
-                claim: None,
                 task: next,
                 version: committed.version,
                 last_seq: committed.first_seq,
@@ -1336,13 +1344,12 @@ impl TaskManager {
             task: &next,
             expected_version: st.version,
             events: &events,
-            claim_message_id: st.claim.as_deref(),
+            claim_message_id: st.creating_claim(),
         };
         match self.inner.store.write_task(write).await {
             Ok(committed) => {
                 st.task = next;
                 st.version = committed.version;
-                st.claim = None;
                 st.started = true;
                 let published: Vec<(u64, StreamResponse)> = if self.inner.shared {
                     events
@@ -1399,11 +1406,10 @@ impl TaskManager {
                 task: &st.task,
                 expected_version: 0,
                 events: &[],
-                claim_message_id: st.claim.as_deref(),
+                claim_message_id: st.creating_claim(),
             })
             .await?;
         st.version = committed.version;
-        st.claim = None;
         Ok(())
     }
 
@@ -1467,13 +1473,12 @@ impl TaskManager {
                         task: &next,
                         expected_version: st.version,
                         events: &events,
-                        claim_message_id: st.claim.as_deref(),
+                        claim_message_id: st.creating_claim(),
                     })
                     .await
                     .map_err(store_action_error)?;
                 st.task = next;
                 st.version = committed.version;
-                st.claim = None;
                 st.started = true;
                 st.last_seq = committed.first_seq;
                 st.turn_over = true;
@@ -1897,7 +1902,6 @@ impl TaskManager {
             spent: TaskUsage::of(&stored.task, stored.last_seq),
         };
         let state = LiveState {
-            claim: None,
             task: stored.task.clone(),
             version: stored.version,
             last_seq: stored.last_seq,
