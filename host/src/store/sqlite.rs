@@ -10,8 +10,9 @@
 //! work per write instead of a disk flush.
 //!
 //! # Threads and connections
-//! SQLite calls block, so none run on the async runtime: every operation
-//! runs on tokio's blocking pool (`spawn_blocking`).
+//! SQLite calls block, so they run on tokio's blocking pool
+//! (`spawn_blocking`), with one exception: a batch of task writes commits
+//! on the async worker when the write lock is free (see below).
 //! - All writes go through **one writer connection** behind an async mutex.
 //!   The mutex is taken on the async side, so queued writers wait without
 //!   occupying blocking threads; the guard then moves to the blocking task.
@@ -23,7 +24,13 @@
 //!   batch back to one transaction per write. Every caller is
 //!   answered after `COMMIT`, so an acknowledged write is exactly as durable
 //!   as with a transaction of its own; under load, many tasks share one
-//!   commit and one trip to the blocking pool. `BEGIN IMMEDIATE` takes
+//!   commit. The committer is a tokio task that first lets the tasks ready
+//!   to run queue their writes, then commits the batch **on its worker
+//!   thread**: appending pages to the WAL costs less than the thread
+//!   switches of a trip to the blocking pool, and on a busy core a woken
+//!   blocking thread waits a whole time slice to run. A batch that would
+//!   wait for another connection's lock, or must be split after a
+//!   failure, goes to the blocking pool. `BEGIN IMMEDIATE` takes
 //!   SQLite's write lock *before* the version is read, so the
 //!   check-then-write is atomic even across processes (or several
 //!   [`SqliteStore`]s) sharing the file.
@@ -43,8 +50,8 @@
 //!   came in meanwhile and starts the WAL over (see `spawn_checkpointer`).
 //!
 //! A caller that stops waiting (its future is dropped) does not undo a
-//! write that already reached the blocking pool: it commits or fails on its
-//! own, atomically either way.
+//! write that it queued: the committer, a task of its own, commits or fails
+//! it, atomically either way.
 //!
 //! Statements are prepared once per connection and cached. Snapshots and
 //! events are stored as the JSON of the data model, serialized on the
@@ -399,7 +406,7 @@ fn spawn_checkpointer(shared: &Arc<Shared>, conn: Connection) -> std::io::Result
                     continue;
                 }
                 last = std::time::Instant::now();
-                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                match passive_checkpoint(&conn) {
                     Ok(()) if long => shared.wal_long.store(true, Ordering::Relaxed),
                     Ok(()) => {}
                     Err(e) => {
@@ -409,6 +416,12 @@ fn spawn_checkpointer(shared: &Arc<Shared>, conn: Connection) -> std::io::Result
             }
         })
         .map(drop)
+}
+
+/// A `PASSIVE` checkpoint: copies what it can without waiting for the
+/// writer.
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
 }
 
 fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
@@ -533,8 +546,8 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Other(format!("serializing: {e}")))
 }
 
-/// A [`TaskWrite`] with everything owned and serialized, ready to move to
-/// the blocking pool.
+/// A [`TaskWrite`] with everything owned and serialized, ready to queue
+/// for the committer.
 struct EncodedWrite {
     id: String,
     agent: String,
@@ -562,38 +575,105 @@ struct WriteQueue {
 /// Commits queued task writes until the queue is empty, each batch in one
 /// transaction. Runs as its own task, so a caller that stops waiting does
 /// not strand the writes queued behind it.
+///
+/// A batch commits **on this task's worker thread**, not on the blocking
+/// pool: appending a few pages to the WAL takes tens of microseconds,
+/// less than the two thread switches a trip to the blocking pool costs at
+/// low load, and under load a blocking thread woken on a busy core waits
+/// for the worker's time slice (milliseconds) before it can run, so every
+/// write queued behind it waits too. What can block for long goes to the
+/// blocking pool instead: a batch whose `BEGIN IMMEDIATE` finds another
+/// connection holding the write lock (waiting for it is up to
+/// [`BUSY_TIMEOUT`]), a batch that has to be split after a failure, and
+/// the checkpoint that lets the WAL start over (two `fsync`s).
 async fn commit_queued(shared: Arc<Shared>) {
+    let mut running = CommitterRunning::new(&shared);
     let mut conn: OwnedMutexGuard<Connection> = shared.writer.clone().lock_owned().await;
-    let queue = shared.clone();
-    let done = tokio::task::spawn_blocking(move || {
-        loop {
-            let batch = {
-                let mut q = queue.queue.lock();
-                if q.pending.is_empty() {
-                    q.committing = false;
-                    return;
+    loop {
+        // The tasks that are ready to run now may queue writes of their
+        // own: let them, so that they join this batch.
+        tokio::task::yield_now().await;
+        if shared.wal_long.swap(false, Ordering::Relaxed) {
+            let Ok(back) = on_blocking_pool(conn, |c| {
+                if let Err(e) = passive_checkpoint(c) {
+                    tracing::debug!(error = %e, "SQLite checkpoint failed; retrying later");
                 }
-                std::mem::take(&mut q.pending)
+            })
+            .await
+            else {
+                return;
             };
-            commit_batch(&mut conn, batch);
-            if queue.wal_long.swap(false, Ordering::Relaxed)
-                && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-            {
-                tracing::debug!(error = %e, "SQLite checkpoint failed; retrying later");
+            conn = back.0;
+        }
+        let batch = {
+            let mut q = shared.queue.lock();
+            if q.pending.is_empty() {
+                q.committing = false;
+                running.0 = None;
+                return;
+            }
+            std::mem::take(&mut q.pending)
+        };
+        if let Some(batch) = commit_batch(&mut conn, batch, Lock::IfFree) {
+            match on_blocking_pool(conn, move |c| commit_batch(c, batch, Lock::Wait)).await {
+                Ok((back, _)) => conn = back,
+                Err(_) => return,
             }
         }
-    })
-    .await;
-    if let Err(e) = done {
-        // A panic: the batch in hand was answered by its dropped senders;
-        // fail what queued since and let the next write commit again.
-        let why = worker_failed(e);
+    }
+}
+
+/// Marks the committer as running; if it ends any other way than by
+/// finding the queue empty (a panic, a failed blocking task), the writes
+/// queued meanwhile fail and the next write starts a committer again.
+struct CommitterRunning<'a>(Option<&'a Shared>);
+
+impl<'a> CommitterRunning<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        CommitterRunning(Some(shared))
+    }
+}
+
+impl Drop for CommitterRunning<'_> {
+    fn drop(&mut self) {
+        let Some(shared) = self.0 else { return };
         let mut q = shared.queue.lock();
         q.committing = false;
         for (_, reply) in q.pending.drain(..) {
-            let _ = reply.send(Err(why.clone()));
+            let _ = reply.send(Err(StoreError::Other(
+                "the SQLite writer failed before committing".into(),
+            )));
         }
     }
+}
+
+/// Runs `f` with the writer connection on the blocking pool and hands the
+/// connection back. A panic in `f` releases the connection and is the
+/// error.
+async fn on_blocking_pool<T, F>(
+    mut conn: OwnedMutexGuard<Connection>,
+    f: F,
+) -> Result<(OwnedMutexGuard<Connection>, T), tokio::task::JoinError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> T + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let out = f(&mut conn);
+        (conn, out)
+    })
+    .await
+}
+
+/// Whether [`commit_batch`] may wait.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    /// Wait for the write lock (up to [`BUSY_TIMEOUT`]), and split a
+    /// failed batch into one transaction per write.
+    Wait,
+    /// Commit only if the write lock is free now and the batch commits
+    /// whole; otherwise change nothing and give the batch back.
+    IfFree,
 }
 
 /// One `BEGIN IMMEDIATE` … `COMMIT` for a batch of task writes. A write
@@ -604,42 +684,73 @@ async fn commit_queued(shared: Arc<Shared>) {
 /// answered after `COMMIT`, so an acknowledged write is as durable as with
 /// one transaction each.
 ///
+/// With [`Lock::IfFree`], a batch that would have to wait for the lock or
+/// be split is returned untouched, nobody answered.
+///
 /// No savepoints: each one copies every page it touches into SQLite's
 /// statement journal, which cost more than the writes themselves.
-fn commit_batch(conn: &mut Connection, batch: Vec<Queued>) {
+fn commit_batch(conn: &mut Connection, batch: Vec<Queued>, lock: Lock) -> Option<Vec<Queued>> {
+    if lock == Lock::IfFree {
+        let _ = conn.busy_timeout(Duration::ZERO);
+    }
+    let begun = conn.execute_batch("BEGIN IMMEDIATE");
+    if lock == Lock::IfFree {
+        let _ = conn.busy_timeout(BUSY_TIMEOUT);
+        if begun.as_ref().is_err_and(is_busy) {
+            return Some(batch);
+        }
+    }
     let single = batch.len() == 1;
-    let (writes, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-    let outcome = (|| {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut results = Vec::with_capacity(writes.len());
-        for w in &writes {
-            match write_one(&tx, w) {
+    let outcome = begun.map_err(StoreError::from).and_then(|()| {
+        let mut results = Vec::with_capacity(batch.len());
+        for (w, _) in &batch {
+            match write_one(conn, w) {
                 Ok(committed) => results.push(Ok(committed)),
                 Err(WriteFailure::Refused(e)) => results.push(Err(e)),
-                // Dropping the transaction rolls it back.
                 Err(WriteFailure::Broken(e)) => return Err(e),
             }
         }
-        tx.commit()?;
-        Ok::<_, StoreError>(results)
-    })();
+        conn.execute_batch("COMMIT")?;
+        Ok(results)
+    });
     match outcome {
         Ok(results) => {
-            for (reply, result) in replies.into_iter().zip(results) {
+            for ((_, reply), result) in batch.into_iter().zip(results) {
                 let _ = reply.send(result);
             }
+            None
         }
-        Err(e) if single => {
-            for reply in replies {
-                let _ = reply.send(Err(e.clone()));
+        Err(e) => {
+            if !conn.is_autocommit() {
+                // Nothing of the batch is kept. (A failed ROLLBACK leaves
+                // the connection to SQLite's own recovery: the next BEGIN
+                // fails and says why.)
+                let _ = conn.execute_batch("ROLLBACK");
             }
-        }
-        Err(_) => {
-            for queued in writes.into_iter().zip(replies) {
-                commit_batch(conn, vec![queued]);
+            match lock {
+                Lock::IfFree => Some(batch),
+                Lock::Wait if single => {
+                    for (_, reply) in batch {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                    None
+                }
+                Lock::Wait => {
+                    for queued in batch {
+                        commit_batch(conn, vec![queued], Lock::Wait);
+                    }
+                    None
+                }
             }
         }
     }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Why [`write_one`] did not write.
@@ -1653,6 +1764,64 @@ mod tests {
             store.list_tasks(&query).await,
             Err(StoreError::Other(_))
         ));
+    }
+
+    /// Batches commit on the async worker only while the write lock is
+    /// free. When another connection (another process, say) holds it, the
+    /// write waits for it on the blocking pool, and the runtime's one
+    /// thread goes on running other tasks meanwhile.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_write_waits_for_a_held_lock_without_blocking_the_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let first = task("first", TaskState::Submitted);
+        store.write_task(write(&first, 0, &[], None)).await.unwrap();
+
+        // Another connection takes the write lock and keeps it until told.
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                let other = Connection::open(&path).unwrap();
+                other.execute_batch("BEGIN IMMEDIATE").unwrap();
+                locked_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                other.execute_batch("COMMIT").unwrap();
+            }
+        });
+        locked_rx.recv().unwrap();
+
+        let second = task("second", TaskState::Submitted);
+        let pending = store.write_task(write(&second, 0, &[], None));
+        tokio::pin!(pending);
+        // The write cannot finish while the lock is held, and the runtime
+        // is not stuck: a timer on the same thread fires meanwhile.
+        let mut ticks = 0;
+        while ticks < 5 {
+            tokio::select! {
+                out = &mut pending => panic!("the write finished under a held lock: {out:?}"),
+                () = tokio::time::sleep(Duration::from_millis(20)) => ticks += 1,
+            }
+        }
+        release_tx.send(()).unwrap();
+        let committed = pending
+            .await
+            .expect("the write commits once the lock is free");
+        assert_eq!(committed.version, 1);
+        holder.join().unwrap();
+        assert_eq!(
+            store.get_task("second").await.unwrap().unwrap().task,
+            second
+        );
+        // The next write takes the fast path again.
+        let mut working = second.clone();
+        working.status.state = TaskState::Working;
+        store
+            .write_task(write(&working, 1, &[], None))
+            .await
+            .unwrap();
     }
 
     /// Two stores on one file, as two processes would have: each sees the
