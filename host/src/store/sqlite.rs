@@ -585,7 +585,8 @@ struct WriteQueue {
 /// blocking pool instead: a batch whose `BEGIN IMMEDIATE` finds another
 /// connection holding the write lock (waiting for it is up to
 /// [`BUSY_TIMEOUT`]), a batch that has to be split after a failure, and
-/// the checkpoint that lets the WAL start over (two `fsync`s).
+/// the checkpoint that lets the WAL start over (two `fsync`s) with the
+/// batch after it (whose commit starts the WAL over and syncs its header).
 async fn commit_queued(shared: Arc<Shared>) {
     let mut running = CommitterRunning::new(&shared);
     let mut conn: OwnedMutexGuard<Connection> = shared.writer.clone().lock_owned().await;
@@ -593,30 +594,37 @@ async fn commit_queued(shared: Arc<Shared>) {
         // The tasks that are ready to run now may queue writes of their
         // own: let them, so that they join this batch.
         tokio::task::yield_now().await;
-        if shared.wal_long.swap(false, Ordering::Relaxed) {
-            let Ok(back) = on_blocking_pool(conn, |c| {
-                if let Err(e) = passive_checkpoint(c) {
-                    tracing::debug!(error = %e, "SQLite checkpoint failed; retrying later");
-                }
-            })
-            .await
-            else {
-                return;
-            };
-            conn = back.0;
-        }
+        let restart = shared.wal_long.swap(false, Ordering::Relaxed);
         let batch = {
             let mut q = shared.queue.lock();
             if q.pending.is_empty() {
                 q.committing = false;
+                if restart {
+                    // For the next committer.
+                    shared.wal_long.store(true, Ordering::Relaxed);
+                }
                 running.0 = None;
                 return;
             }
             std::mem::take(&mut q.pending)
         };
-        if let Some(batch) = commit_batch(&mut conn, batch, Lock::IfFree) {
-            match on_blocking_pool(conn, move |c| commit_batch(c, batch, Lock::Wait)).await {
-                Ok((back, _)) => conn = back,
+        let batch = if restart {
+            // The checkpoint that lets the WAL start over, and the commit
+            // that starts it over (SQLite syncs the new WAL header): both
+            // wait for the disk, so both go to the blocking pool.
+            Some(batch)
+        } else {
+            commit_batch(&mut conn, batch, Lock::IfFree)
+        };
+        if let Some(batch) = batch {
+            let done = on_blocking_pool(conn, move |c| {
+                if restart && let Err(e) = passive_checkpoint(c) {
+                    tracing::debug!(error = %e, "SQLite checkpoint failed; retrying later");
+                }
+                commit_batch(c, batch, Lock::Wait);
+            });
+            match done.await {
+                Ok((back, ())) => conn = back,
                 Err(_) => return,
             }
         }
