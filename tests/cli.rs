@@ -22,14 +22,20 @@ struct Host {
 
 impl Host {
     fn start(agents: &Path, db: &Path, cache: &Path) -> Host {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--drain-secs", "20"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_a2a-host"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--drain-secs", "20"])
             .arg("--agents")
             .arg(agents)
             .arg("--store")
             .arg(format!("sqlite:{}", db.display()))
             .arg("--cache-dir")
-            .arg(cache)
+            .arg(cache);
+        Host::run(cmd)
+    }
+
+    /// Runs `cmd` (an `a2a-host serve`) until it logs its URL.
+    fn run(mut cmd: Command) -> Host {
+        let mut child = cmd
             .env("A2A_HOST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
@@ -196,6 +202,50 @@ fn serve_refuses_a_missing_agents_folder() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not exist"), "{err}");
+}
+
+/// `THP_enabled` of a running process, from `/proc/PID/status`.
+#[cfg(target_os = "linux")]
+fn thp_enabled(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("THP_enabled:"));
+    line.expect("THP_enabled in /proc/PID/status")
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_turns_transparent_huge_pages_off_unless_mimalloc_is_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |allow: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_a2a-host"));
+        cmd.args(["serve", "--store", "memory", "--listen", "127.0.0.1:0"])
+            .arg("--agents")
+            .arg(dir.path())
+            .env_remove("MIMALLOC_ALLOW_THP");
+        if let Some(v) = allow {
+            cmd.env("MIMALLOC_ALLOW_THP", v);
+        }
+        Host::run(cmd)
+    };
+    let host = serve(None);
+    assert_eq!(
+        thp_enabled(host.child.id()),
+        "0",
+        "{}",
+        host.log.lock().unwrap()
+    );
+    drop(host);
+    // The operator's own choice wins (and the test runner's THP setting is
+    // what a child keeps when nothing turns it off).
+    let host = serve(Some("1"));
+    assert_eq!(
+        thp_enabled(host.child.id()),
+        thp_enabled(std::process::id())
+    );
 }
 
 #[test]

@@ -130,6 +130,9 @@ impl<'a> Target<'a> {
 struct WorkerStats {
     latency: Vec<u64>,
     first_event: Vec<u64>,
+    /// (end of the request since the phase began, latency), both in ns;
+    /// kept only when `A2A_BENCH_TRACE` names a file to write them to.
+    trace: Vec<(u64, u64)>,
     completed: u64,
     errors: u64,
     error_samples: Vec<String>,
@@ -199,6 +202,8 @@ pub async fn phase(
     let t0 = Instant::now();
     let start = t0 + warmup;
     let end = start + window;
+    let trace_to = std::env::var_os("A2A_BENCH_TRACE");
+    let tracing = trace_to.is_some();
     let mut workers = Vec::with_capacity(concurrency);
     for w in 0..concurrency {
         let addr = addrs[w % addrs.len()];
@@ -224,6 +229,9 @@ pub async fn phase(
                         if in_window {
                             stats.completed += 1;
                             stats.latency.push(total);
+                            if tracing {
+                                stats.trace.push(((done - t0).as_nanos() as u64, total));
+                            }
                             if let Some(f) = first {
                                 stats.first_event.push(f);
                             }
@@ -254,6 +262,7 @@ pub async fn phase(
         let s = w.await?;
         all.latency.extend(s.latency);
         all.first_event.extend(s.first_event);
+        all.trace.extend(s.trace);
         all.completed += s.completed;
         all.errors += s.errors;
         for e in s.error_samples {
@@ -261,6 +270,15 @@ pub async fn phase(
                 all.error_samples.push(e);
             }
         }
+    }
+    if let Some(path) = trace_to {
+        all.trace.sort_unstable();
+        let lines: String = all
+            .trace
+            .iter()
+            .map(|(at, l)| format!("{at} {l}\n"))
+            .collect();
+        std::fs::write(&path, lines)?;
     }
     let measured = (at1 - at0).as_secs_f64();
     let server_cpu = (cpu1.saturating_sub(cpu0)).as_secs_f64();

@@ -57,6 +57,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
+    no_transparent_huge_pages();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,6 +82,24 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Turns transparent huge pages off for this process, unless the operator
+/// set `MIMALLOC_ALLOW_THP` (mimalloc's own switch; `1` keeps them).
+///
+/// mimalloc asks for huge pages on its heap segments. A memory store grows
+/// by a few KiB per task, so every ~500 tasks a page fault zeroes a whole
+/// 2 MiB page: in a VM whose host backs guest memory lazily that took
+/// ~3.5 ms, stalling every request in flight (bench/README.md: memory store,
+/// JSON-RPC c=64, p99 8.3 -> 3.4 ms and CPU per task 45 -> 36 us without).
+/// Wasm linear memories gain nothing either: a guest touches a few pages.
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none()
+        && let Err(e) = rustix::thread::disable_transparent_huge_pages(true)
+    {
+        tracing::debug!(error = %e, "could not turn transparent huge pages off");
     }
 }
 
