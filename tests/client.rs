@@ -39,6 +39,7 @@ const STEP: Duration = Duration::from_secs(20);
 /// | `say W…` | the words W… as artifact chunks, 10 ms apart, then completes "finished" |
 /// | `ask` | asks "which colour?"; the follow-up completes with "got TEXT" |
 /// | `sleep` | status "sleeping", then waits until canceled |
+/// | `hold MS` | waits MS ms before it acts at all, then completes |
 /// | `reply` | a direct message "direct" |
 /// | `fail` | fails the task |
 /// | anything else | completes with "done: TEXT" |
@@ -99,6 +100,11 @@ impl Agent for TestAgent {
             "sleep" => {
                 ctx.send_status_text("sleeping").await?;
                 ctx.cancelled().await;
+            }
+            "hold" => {
+                let ms = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                ctx.complete(Some(vec![Part::text("held")])).await?;
             }
             "reply" => ctx.reply(vec![Part::text("direct")]).await?,
             "fail" => return Err(AgentError::Failed("asked to fail".into())),
@@ -1222,6 +1228,62 @@ async fn events_replayed_by_the_server_are_delivered_once() {
     assert_eq!(stream.reconnects(), 1);
     assert_eq!(*seen_last_ids.lock().unwrap(), [Some("3".to_string())]);
     assert_eq!(events[5].event.state(), Some(TaskState::Completed));
+}
+
+/// Reads from `conn` into `buf` until `needle` appears; returns where it
+/// ends.
+async fn read_until(conn: &mut TcpStream, buf: &mut Vec<u8>, needle: &[u8]) -> usize {
+    loop {
+        if let Some(i) = buf.windows(needle.len()).position(|w| w == needle) {
+            return i + needle.len();
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(STEP, conn.read(&mut chunk))
+            .await
+            .expect("the server went quiet")
+            .unwrap();
+        assert!(
+            n > 0,
+            "connection closed; got {:?}",
+            String::from_utf8_lossy(buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+// A new stream's response waits briefly for its first event, so that an
+// agent that acts at once gets headers and event out together; an agent
+// that takes its time must still see `200 OK` before it acts.
+#[tokio::test]
+async fn a_streams_headers_do_not_wait_for_a_slow_agents_first_event() {
+    let server = Server::start().await;
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "SendStreamingMessage",
+        "params": {"message": {"role": "ROLE_USER", "messageId": "m-hold",
+                               "parts": [{"text": "hold 4000"}]}},
+    })
+    .to_string();
+    let mut conn = TcpStream::connect(server.addr).await.unwrap();
+    let request = format!(
+        "POST /agents/tester HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         a2a-version: 1.0\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let sent = Instant::now();
+    let mut buf = Vec::new();
+    let head_end = read_until(&mut conn, &mut buf, b"\r\n\r\n").await;
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("text/event-stream"), "{head}");
+    // The agent has not acted yet: no event has been sent.
+    assert!(
+        sent.elapsed() < Duration::from_millis(4000),
+        "the headers waited for the agent"
+    );
+    assert!(!String::from_utf8_lossy(&buf).contains("data:"));
+    // And the stream goes on to carry the task once the agent acts.
+    read_until(&mut conn, &mut buf, b"held").await;
 }
 
 #[tokio::test]

@@ -129,7 +129,7 @@ pub(crate) async fn handle(State(app): State<App>, path: PathArgs, req: Request)
             result_envelope(&reply_id, &result),
         ),
         Ok(Outcome::Stream(stream, wire)) => {
-            sse::response(stream, Framing::JsonRpc(reply_id, wire), &app.config)
+            sse::response(stream, Framing::JsonRpc(reply_id, wire), &app.config).await
         }
         Err(e) => error_response(StatusCode::OK, reply_id, &e),
     }

@@ -290,11 +290,7 @@ async fn send_streaming_message(State(app): State<App>, path: PathArgs, req: Req
             .manager
             .send_streaming_message(ctx.agent(), r)
             .await?;
-        Ok(sse::response(
-            stream,
-            Framing::Rest(ctx.wire()),
-            &ctx.app.config,
-        ))
+        Ok(sse::response(stream, Framing::Rest(ctx.wire()), &ctx.app.config).await)
     })
 }
 
@@ -412,11 +408,7 @@ async fn subscribe(ctx: &Ctx, id: String) -> Result<Response, ApiError> {
     let mut r = SubscribeToTaskRequest { id, tenant: None };
     with_tenant(&ctx.tenant, &mut r.tenant);
     let stream = ctx.app.manager.subscribe(ctx.agent(), r, last).await?;
-    Ok(sse::response(
-        stream,
-        Framing::Rest(ctx.wire()),
-        &ctx.app.config,
-    ))
+    Ok(sse::response(stream, Framing::Rest(ctx.wire()), &ctx.app.config).await)
 }
 
 async fn create_push_config(State(app): State<App>, path: PathArgs, req: Request) -> Response {

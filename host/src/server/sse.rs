@@ -7,7 +7,10 @@
 //! the request's protocol version ([`Wire`]): the 1.0 `StreamResponse`, the
 //! 0.3 JSON-RPC object (`kind`, `final`), or the 0.3 HTTP+JSON protobuf form.
 //! Idle streams get a keep-alive comment every
-//! [`ServerConfig::sse_keep_alive`].
+//! [`ServerConfig::sse_keep_alive`]. A new stream's headers wait up to
+//! [`FIRST_EVENT_WAIT`] for its first event, so that both leave in one
+//! write (no wait for a stream that already has one, such as a
+//! resubscription).
 //!
 //! The stream ends when the manager's stream ends (terminal or interrupted
 //! state, or a direct message), when the client goes away (hyper drops the
@@ -16,16 +19,19 @@
 //! called.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use http::HeaderValue;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::ServerConfig;
 use crate::compat;
 use crate::manager::{EventStream, SequencedEvent};
+use crate::model::StreamResponse;
 
 /// How each event's `data:` is framed.
 pub(crate) enum Framing {
@@ -47,20 +53,57 @@ pub(crate) enum Wire {
 }
 
 impl Wire {
-    fn encode(self, ev: &crate::model::StreamResponse) -> serde_json::Result<Value> {
+    /// The `data:` of one event in this form, framed as a JSON-RPC response
+    /// with `id` if there is one; serialized once, straight to text.
+    fn data(self, ev: &StreamResponse, id: Option<&Value>) -> serde_json::Result<String> {
         match self {
-            Wire::V1 => serde_json::to_value(ev),
-            Wire::V03Json => serde_json::to_value(compat::json::Event::from_v1(ev)),
-            Wire::V03Proto => serde_json::to_value(compat::proto::StreamResponse::from_v1(ev)),
+            Wire::V1 => framed(id, ev),
+            Wire::V03Json => framed(id, &compat::json::Event::from_v1(ev)),
+            Wire::V03Proto => framed(id, &compat::proto::StreamResponse::from_v1(ev)),
         }
     }
 }
 
+/// A successful JSON-RPC response around one stream event.
+#[derive(Serialize)]
+struct RpcResult<'a, T> {
+    jsonrpc: &'static str,
+    id: &'a Value,
+    result: &'a T,
+}
+
+fn framed<T: Serialize>(id: Option<&Value>, payload: &T) -> serde_json::Result<String> {
+    match id {
+        Some(id) => serde_json::to_string(&RpcResult {
+            jsonrpc: "2.0",
+            id,
+            result: payload,
+        }),
+        None => serde_json::to_string(payload),
+    }
+}
+
+/// How long a new stream's response waits for its first event before it
+/// sends its headers alone. An agent that acts at once (most first events
+/// come within a millisecond) gets its headers and first event out in one
+/// write, and the client one wake-up instead of two; a slow one still gets
+/// `200 OK` promptly.
+const FIRST_EVENT_WAIT: Duration = Duration::from_millis(20);
+
 /// Turns a manager stream into an SSE response.
-pub(crate) fn response(stream: EventStream, framing: Framing, config: &ServerConfig) -> Response {
+pub(crate) async fn response(
+    stream: EventStream,
+    framing: Framing,
+    config: &ServerConfig,
+) -> Response {
     let closed = config.handle.stream_token();
-    let events = stream
-        .take_until(closed.cancelled_owned())
+    let mut events = stream.take_until(closed.cancelled_owned()).boxed().fuse();
+    let first = tokio::time::timeout(FIRST_EVENT_WAIT, events.next())
+        .await
+        .ok()
+        .flatten();
+    let events = futures::stream::iter(first)
+        .chain(events)
         .map(move |ev| Ok::<_, Infallible>(to_event(&ev, &framing)));
     let mut resp = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(config.sse_keep_alive))
@@ -72,10 +115,11 @@ pub(crate) fn response(stream: EventStream, framing: Framing, config: &ServerCon
 }
 
 fn to_event(ev: &SequencedEvent, framing: &Framing) -> Event {
-    let wire = match framing {
-        Framing::JsonRpc(_, w) | Framing::Rest(w) => *w,
+    let data = match framing {
+        Framing::JsonRpc(id, wire) => wire.data(&ev.event, Some(id)),
+        Framing::Rest(wire) => wire.data(&ev.event, None),
     };
-    let payload = match wire.encode(&ev.event) {
+    let data = match data {
         Ok(v) => v,
         Err(e) => {
             // Not reachable with the model's types; say so on the wire
@@ -91,11 +135,7 @@ fn to_event(ev: &SequencedEvent, framing: &Framing) -> Event {
             };
         }
     };
-    let data = match framing {
-        Framing::JsonRpc(id, _) => json!({"jsonrpc": "2.0", "id": id, "result": payload}),
-        Framing::Rest(_) => payload,
-    };
-    let event = Event::default().data(data.to_string());
+    let event = Event::default().data(data);
     match ev.seq {
         Some(seq) => event.id(seq.to_string()),
         None => event,
@@ -105,7 +145,7 @@ fn to_event(ev: &SequencedEvent, framing: &Framing) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Message, StreamResponse};
+    use crate::model::Message;
 
     #[test]
     fn events_carry_seq_ids_and_framing() {
