@@ -383,10 +383,11 @@ const AUTOCHECKPOINT_PAGES: i64 = 4 * RESTART_FRAMES;
 /// the time it has copied every frame, new ones have been committed, so
 /// under steady load the WAL is never found fully copied, never starts
 /// over, and grows for as long as the load lasts. So once the WAL is long,
-/// the checkpointer copies it and asks the committer to run one checkpoint
-/// itself between two batches: that one copies only what was committed
-/// meanwhile (two `fsync`s of little data), and the next batch starts the
-/// WAL over. Checkpointing only then, not every few hundred milliseconds,
+/// the checkpointer copies it ([`catch_up`]: again and again, each pass
+/// copying what was committed during the one before, until little is
+/// left) and asks the committer to run one checkpoint itself between two
+/// batches: that one copies only the rest (two `fsync`s of little data),
+/// and the next batch starts the WAL over. Checkpointing only then, not every few hundred milliseconds,
 /// also keeps the `fsync`s (and the commits that wait for pages under
 /// write-back) few.
 fn spawn_checkpointer(shared: &Arc<Shared>, conn: Connection) -> std::io::Result<()> {
@@ -406,7 +407,12 @@ fn spawn_checkpointer(shared: &Arc<Shared>, conn: Connection) -> std::io::Result
                     continue;
                 }
                 last = std::time::Instant::now();
-                match passive_checkpoint(&conn) {
+                let done = if long {
+                    catch_up(&conn, &shared.wal_frames)
+                } else {
+                    passive_checkpoint(&conn)
+                };
+                match done {
                     Ok(()) if long => shared.wal_long.store(true, Ordering::Relaxed),
                     Ok(()) => {}
                     Err(e) => {
@@ -421,7 +427,37 @@ fn spawn_checkpointer(shared: &Arc<Shared>, conn: Connection) -> std::io::Result
 /// A `PASSIVE` checkpoint: copies what it can without waiting for the
 /// writer.
 fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<()> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+    passive_checkpoint_counted(conn).map(drop)
+}
+
+/// A `PASSIVE` checkpoint that returns how many WAL frames it left copied
+/// (from the start of the WAL).
+fn passive_checkpoint_counted(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(2))
+}
+
+/// Uncopied WAL frames small enough for the committer's own checkpoint,
+/// which every write waits for, to copy.
+const CATCH_UP_FRAMES: i64 = 256;
+/// The most checkpoint passes one catch-up runs.
+const CATCH_UP_PASSES: usize = 8;
+
+/// Copies a long WAL into the database file pass after pass, each copying
+/// what was committed during the one before, until what is left is
+/// [`CATCH_UP_FRAMES`] or less (or stops shrinking): the committer's final
+/// checkpoint, during which every write waits, then copies only that.
+/// `frames` is the WAL's length as the writer last saw it.
+fn catch_up(conn: &Connection, frames: &AtomicI64) -> rusqlite::Result<()> {
+    let mut left = i64::MAX;
+    for _ in 0..CATCH_UP_PASSES {
+        let copied = passive_checkpoint_counted(conn)?;
+        let now = (frames.load(Ordering::Relaxed) - copied).max(0);
+        if now <= CATCH_UP_FRAMES || now >= left {
+            break;
+        }
+        left = now;
+    }
+    Ok(())
 }
 
 fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
