@@ -12,9 +12,11 @@
 //! [`super::conformance`] suite.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::RandomState;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use hashbrown::Equivalent;
 use parking_lot::RwLock;
 
 use super::{
@@ -34,10 +36,15 @@ struct Inner {
     /// Boxed: growing the map moves every entry, and an entry is a few
     /// hundred bytes. At ~500k tasks one growth paused the store for
     /// 486 ms with entries inline, 204 ms boxed (the rest is re-hashing
-    /// the keys, here and in `claims`).
-    tasks: HashMap<String, Box<Entry>>,
-    /// agent → context id → message id → task id.
-    claims: HashMap<String, HashMap<String, HashMap<String, String>>>,
+    /// the keys, here and in `claims`). Hashed with foldhash, not SipHash:
+    /// the keys are ids this host made (time-ordered uuids), so nobody can
+    /// choose them to collide, and re-hashing them all whenever the map
+    /// grows is the store's largest single cost.
+    tasks: hashbrown::HashMap<String, Box<Entry>>,
+    /// (agent, context id, message id) → task id. One flat map: a map per
+    /// context cost an allocation and a re-hash of its own for every new
+    /// context. SipHash, as the client chooses context and message ids.
+    claims: hashbrown::HashMap<ClaimKey, String, RandomState>,
     /// agent → context id → the context's values.
     state: HashMap<String, HashMap<String, ContextState>>,
     /// task id → configs, oldest first.
@@ -50,6 +57,31 @@ struct Entry {
     version: u64,
     /// The event log; the event at index `i` has sequence number `i + 1`.
     events: Vec<StreamResponse>,
+}
+
+/// The key of a message claim.
+#[derive(Hash, PartialEq, Eq)]
+struct ClaimKey {
+    agent: String,
+    context_id: String,
+    message_id: String,
+}
+
+/// A [`ClaimKey`] to look up, borrowed. It hashes exactly as the owned key
+/// (a `String` hashes as its `str`).
+#[derive(Hash)]
+struct ClaimRef<'a> {
+    agent: &'a str,
+    context_id: &'a str,
+    message_id: &'a str,
+}
+
+impl Equivalent<ClaimKey> for ClaimRef<'_> {
+    fn equivalent(&self, key: &ClaimKey) -> bool {
+        self.agent == key.agent
+            && self.context_id == key.context_id
+            && self.message_id == key.message_id
+    }
 }
 
 /// The values of one context and when one was last stored.
@@ -67,7 +99,11 @@ impl MemoryStore {
 
 impl Inner {
     fn claimed_by(&self, agent: &str, context_id: &str, message_id: &str) -> Option<&String> {
-        self.claims.get(agent)?.get(context_id)?.get(message_id)
+        self.claims.get(&ClaimRef {
+            agent,
+            context_id,
+            message_id,
+        })
     }
 }
 
@@ -114,13 +150,12 @@ impl Store for MemoryStore {
         // Every check passed: from here on nothing can fail.
         let agent = agent.to_string();
         if let Some(message_id) = write.claim_message_id {
-            inner
-                .claims
-                .entry(agent.clone())
-                .or_default()
-                .entry(snapshot.context_id.clone())
-                .or_default()
-                .insert(message_id.to_string(), id.to_string());
+            let key = ClaimKey {
+                agent: agent.clone(),
+                context_id: snapshot.context_id.clone(),
+                message_id: message_id.to_string(),
+            };
+            inner.claims.insert(key, id.to_string());
         }
         let version = write.expected_version + 1;
         match inner.tasks.get_mut(id) {
@@ -398,15 +433,9 @@ impl Store for MemoryStore {
                         report.push_configs += configs.len() as u64;
                     }
                 }
-                inner.claims.retain(|_, contexts| {
-                    contexts.retain(|_, messages| {
-                        let before = messages.len();
-                        messages.retain(|_, task_id| !expired.contains(task_id));
-                        report.message_claims += (before - messages.len()) as u64;
-                        !messages.is_empty()
-                    });
-                    !contexts.is_empty()
-                });
+                let before = inner.claims.len();
+                inner.claims.retain(|_, task_id| !expired.contains(task_id));
+                report.message_claims += (before - inner.claims.len()) as u64;
             }
         }
         if let Some(before) = cutoffs.state_written_before_ms {
