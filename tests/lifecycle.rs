@@ -488,6 +488,38 @@ async fn streams_see_the_same_events_in_the_same_order_and_replay() {
     }
 }
 
+// A stream that falls behind the live channel (its reader slower than
+// the agent, the channel at its smallest) refills from the event log and
+// still sees every event once, in order.
+#[tokio::test]
+async fn a_stream_that_falls_behind_refills_from_the_log() {
+    for (name, f) in fixtures_config(|c| c.broadcast_capacity = 1) {
+        let mut stream = f
+            .manager
+            .send_streaming_message("a", send("stream 60"))
+            .await
+            .unwrap();
+        let first = stream.next().await.unwrap();
+        // The agent writes its 121 events while this reader sleeps.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let rest: Vec<_> = stream.collect().await;
+        let seqs: Vec<u64> = std::iter::once(&first)
+            .chain(&rest)
+            .map(|e| e.seq.unwrap())
+            .collect();
+        assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "{name}");
+        assert_eq!(
+            seqs.len(),
+            2 + 2 * 60,
+            "{name}: task, 60 × (status, artifact), completed"
+        );
+        assert_eq!(
+            rest.last().unwrap().event.state(),
+            Some(TaskState::Completed)
+        );
+    }
+}
+
 #[tokio::test]
 async fn concurrent_subscribers_agree() {
     for (name, f) in fixtures() {

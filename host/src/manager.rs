@@ -86,7 +86,10 @@ pub struct ManagerConfig {
     /// How long a canceled agent may keep running before it is stopped.
     pub cancel_grace: Duration,
     /// Capacity of each task's live event channel. A stream that falls
-    /// further behind refills from the store's event log.
+    /// further behind refills from the store's event log. The channel is
+    /// allocated whole when a task's first stream opens, ~370 bytes a
+    /// slot: 256 slots (96 KB, faulted in and initialized for every
+    /// streamed task) cost a streaming send more than its agent did.
     pub broadcast_capacity: usize,
     /// With a shared bus: how many turns this process runs at once; it
     /// claims no more jobs while full, and none at all with 0 (it then only
@@ -113,7 +116,7 @@ impl Default for ManagerConfig {
         ManagerConfig {
             blocking_timeout: Duration::from_secs(60),
             cancel_grace: Duration::from_secs(2),
-            broadcast_capacity: 256,
+            broadcast_capacity: 32,
             workers: 64,
             job_wait: Duration::from_secs(5),
             coalesce_window: Duration::from_millis(50),
