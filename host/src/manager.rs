@@ -419,13 +419,13 @@ impl TaskManager {
                     first_turn,
                 } = *queued;
                 if first_turn {
-                    return Ok(self.forward(channel, rx, 0, None, true, None));
+                    return Ok(self.forward(channel, rx, 0, None, true, None, true));
                 }
                 let first = SequencedEvent {
                     seq: Some(last_seq),
                     event: StreamResponse::Task(task),
                 };
-                Ok(self.forward(channel, rx, last_seq, Some(first), true, None))
+                Ok(self.forward(channel, rx, last_seq, Some(first), true, None, true))
             }
             Started::Turn(live) => {
                 // Whatever the turn published before we subscribed is in the
@@ -435,7 +435,16 @@ impl TaskManager {
                 let settled = Some(live.settled.subscribe());
                 if st.first_turn {
                     drop(st);
-                    return Ok(self.forward(live.channel.clone(), rx, 0, None, true, settled));
+                    // A task this call created: its every event goes
+                    // through its channel, made before the turn started, so
+                    // unless one went out before `rx` subscribed, `rx` gets
+                    // them all and the log need not be read. (An RMW, not a
+                    // load: it orders the subscription before the turn's
+                    // next send.)
+                    let missed = live.channel.last_sent.fetch_add(0, Ordering::SeqCst) > 0;
+                    let log_first = missed || self.inner.shared;
+                    let channel = live.channel.clone();
+                    return Ok(self.forward(channel, rx, 0, None, true, settled, log_first));
                 }
                 // A follow-up: start with the task as it is now.
                 let first = SequencedEvent {
@@ -444,7 +453,15 @@ impl TaskManager {
                 };
                 let after = st.last_seq;
                 drop(st);
-                Ok(self.forward(live.channel.clone(), rx, after, Some(first), true, settled))
+                Ok(self.forward(
+                    live.channel.clone(),
+                    rx,
+                    after,
+                    Some(first),
+                    true,
+                    settled,
+                    true,
+                ))
             }
         }
     }
@@ -620,7 +637,7 @@ impl TaskManager {
         if let Some(after) = last_event_id {
             // Replay what the client missed, then go live (or end, if the
             // task finished meanwhile: the replay carries the final event).
-            return Ok(self.forward(channel, rx, after, None, false, None));
+            return Ok(self.forward(channel, rx, after, None, false, None, true));
         }
         if task.status.state.is_terminal() {
             return Err(terminal_subscribe(&task));
@@ -629,7 +646,7 @@ impl TaskManager {
             seq: Some(seq),
             event: StreamResponse::Task(task),
         };
-        Ok(self.forward(channel, rx, seq, Some(first), false, None))
+        Ok(self.forward(channel, rx, seq, Some(first), false, None, true))
     }
 
     pub async fn create_push_config(
@@ -1747,7 +1764,7 @@ impl TaskManager {
         rx: broadcast::Receiver<SequencedEvent>,
         after: u64,
     ) -> Option<Message> {
-        let mut stream = self.forward(channel, rx, after, None, true, None);
+        let mut stream = self.forward(channel, rx, after, None, true, None, true);
         let wait = async {
             while let Some(item) = stream.next().await {
                 if let StreamResponse::Message(m) = item.event {
@@ -1985,7 +2002,7 @@ impl TaskManager {
             seq: Some(stored.last_seq),
             event: StreamResponse::Task(stored.task),
         };
-        Ok(self.forward(channel, rx, stored.last_seq, Some(first), true, None))
+        Ok(self.forward(channel, rx, stored.last_seq, Some(first), true, None, true))
     }
 
     /// A stream that emits `first` (if any), then the task's events with a
@@ -1994,6 +2011,9 @@ impl TaskManager {
     /// direct message, a terminal state, or (with `end_on_interrupted`) an
     /// input-required / auth-required state. With `settled`, the stream
     /// also ends once that turn is over and the log holds nothing more.
+    /// `log_first: false` skips the first read of the log, for a caller
+    /// that knows `rx` subscribed before any event after `after` was sent.
+    #[allow(clippy::too_many_arguments)]
     fn forward(
         &self,
         channel: Arc<TaskChannel>,
@@ -2002,6 +2022,7 @@ impl TaskManager {
         first: Option<SequencedEvent>,
         end_on_interrupted: bool,
         settled: Option<watch::Receiver<Option<Settled>>>,
+        log_first: bool,
     ) -> EventStream {
         let ends = move |event: &StreamResponse| match event {
             StreamResponse::Message(_) => true,
@@ -2042,7 +2063,7 @@ impl TaskManager {
             let mut settled = settled;
             let mut turn_settled = false;
             // Catch up from the log first: events before we subscribed.
-            let mut refill = true;
+            let mut refill = log_first;
             loop {
                 if refill {
                     refill = false;
