@@ -203,7 +203,7 @@ pub async fn phase(
     let start = t0 + warmup;
     let end = start + window;
     let trace_to = std::env::var_os("A2A_BENCH_TRACE");
-    let tracing = trace_to.is_some();
+    let keep_trace = trace_to.is_some();
     let mut workers = Vec::with_capacity(concurrency);
     for w in 0..concurrency {
         let addr = addrs[w % addrs.len()];
@@ -229,7 +229,7 @@ pub async fn phase(
                         if in_window {
                             stats.completed += 1;
                             stats.latency.push(total);
-                            if tracing {
+                            if keep_trace {
                                 stats.trace.push(((done - t0).as_nanos() as u64, total));
                             }
                             if let Some(f) = first {

@@ -387,9 +387,9 @@ const AUTOCHECKPOINT_PAGES: i64 = 4 * RESTART_FRAMES;
 /// copying what was committed during the one before, until little is
 /// left) and asks the committer to run one checkpoint itself between two
 /// batches: that one copies only the rest (two `fsync`s of little data),
-/// and the next batch starts the WAL over. Checkpointing only then, not every few hundred milliseconds,
-/// also keeps the `fsync`s (and the commits that wait for pages under
-/// write-back) few.
+/// and the next batch starts the WAL over. Checkpointing only then, not
+/// every few hundred milliseconds, also keeps the `fsync`s (and the
+/// commits that wait for pages under write-back) few.
 fn spawn_checkpointer(shared: &Arc<Shared>, conn: Connection) -> std::io::Result<()> {
     let store = Arc::downgrade(shared);
     std::thread::Builder::new()
