@@ -627,9 +627,7 @@ async fn commit_queued(shared: Arc<Shared>) {
     let mut running = CommitterRunning::new(&shared);
     let mut conn: OwnedMutexGuard<Connection> = shared.writer.clone().lock_owned().await;
     loop {
-        // The tasks that are ready to run now may queue writes of their
-        // own: let them, so that they join this batch.
-        tokio::task::yield_now().await;
+        gather(&shared).await;
         let restart = shared.wal_long.swap(false, Ordering::Relaxed);
         let batch = {
             let mut q = shared.queue.lock();
@@ -664,6 +662,29 @@ async fn commit_queued(shared: Arc<Shared>) {
                 Err(_) => return,
             }
         }
+    }
+}
+
+/// The most rounds [`gather`] lets the other tasks run before a batch
+/// commits.
+const GATHER_ROUNDS: usize = 8;
+
+/// Lets the tasks that are ready to run queue their writes before a batch
+/// commits, so that they join it: one round of the scheduler (which also
+/// polls the network) at a time, for as long as each round adds writes,
+/// at most [`GATHER_ROUNDS`]. Alone (one client), that is one round, as
+/// before; under load a batch takes in the turns that the requests read
+/// meanwhile start, and a commit (which rewrites the last page of every
+/// table and index it touches) is shared by many more tasks.
+async fn gather(shared: &Shared) {
+    let mut queued = shared.queue.lock().pending.len();
+    for _ in 0..GATHER_ROUNDS {
+        tokio::task::yield_now().await;
+        let now = shared.queue.lock().pending.len();
+        if now == queued {
+            return;
+        }
+        queued = now;
     }
 }
 
