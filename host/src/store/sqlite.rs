@@ -169,13 +169,33 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX message_ids_by_task ON message_ids (task_id);
     ",
+    // 3: fewer pages written per task. The time-ordered indexes run
+    // ascending (ListTasks reads them backwards), so that new tasks land at
+    // their right end, where SQLite appends to a full page instead of
+    // splitting it in half (the descending ones were half empty and split
+    // twice as often). Claims are purged by their key's prefix (agent,
+    // context) instead of an index of their own.
+    "
+    DROP INDEX tasks_by_time;
+    DROP INDEX tasks_by_context;
+    DROP INDEX tasks_by_state;
+    DROP INDEX message_ids_by_task;
+    CREATE INDEX tasks_by_time ON tasks (agent, status_ms, id);
+    CREATE INDEX tasks_by_context ON tasks (agent, context_id, status_ms, id);
+    CREATE INDEX tasks_by_state ON tasks (agent, state, status_ms, id);
+    ",
 ];
 
 /// Terminal tasks due for deletion, oldest first; `?1` is the cutoff and
 /// `?2` the batch size. The state list matches the `tasks_expiring` index.
-const EXPIRED_TASKS_SQL: &str = "SELECT id FROM tasks WHERE state IN (
+const EXPIRED_TASKS_SQL: &str = "SELECT id, agent, context_id FROM tasks WHERE state IN (
         'TASK_STATE_COMPLETED', 'TASK_STATE_FAILED', 'TASK_STATE_CANCELED', 'TASK_STATE_REJECTED'
     ) AND status_ms < ?1 ORDER BY status_ms LIMIT ?2";
+
+/// The message-id claims of task `?3`, found by their key's prefix: the
+/// task's agent `?1` and context `?2`.
+const PURGE_CLAIMS_SQL: &str =
+    "DELETE FROM message_ids WHERE agent = ?1 AND context_id = ?2 AND task_id = ?3";
 
 /// Tasks, event logs, context state and push configs in a SQLite file.
 /// Cheap to clone: clones share the connections.
@@ -1376,17 +1396,22 @@ fn purge_tasks_batch(
     let ids = tx
         .prepare_cached(EXPIRED_TASKS_SQL)?
         .query_map(params![before, PURGE_BATCH as i64], |r| {
-            r.get::<_, String>(0)
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut report = PurgeReport::default();
-    for id in &ids {
+    for (id, agent, context_id) in &ids {
         report.events += tx
             .prepare_cached("DELETE FROM task_events WHERE task_id = ?1")?
             .execute([id])? as u64;
+        // A task's claims are in its own context (the key's prefix).
         report.message_claims += tx
-            .prepare_cached("DELETE FROM message_ids WHERE task_id = ?1")?
-            .execute([id])? as u64;
+            .prepare_cached(PURGE_CLAIMS_SQL)?
+            .execute([agent, context_id, id])? as u64;
         report.push_configs += tx
             .prepare_cached("DELETE FROM push_configs WHERE task_id = ?1")?
             .execute([id])? as u64;
@@ -2018,6 +2043,81 @@ mod tests {
         assert_eq!(store.get_state("echo", "c2", "a").await.unwrap(), None);
     }
 
+    /// A file of schema 2 gets the ascending indexes (and loses the index of
+    /// claims by task) on open, and its tasks list and purge as before.
+    #[tokio::test]
+    async fn schema_2_files_get_ascending_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        {
+            let raw = Connection::open(&path).unwrap();
+            raw.execute_batch(MIGRATIONS[0]).unwrap();
+            raw.execute_batch(MIGRATIONS[1]).unwrap();
+            raw.pragma_update(None, "user_version", 2).unwrap();
+            raw.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            for (i, id) in ["old", "new"].into_iter().enumerate() {
+                let t = task(id, TaskState::Completed);
+                raw.execute(
+                    "INSERT INTO tasks (id, agent, context_id, state, status_ms, version, \
+                     last_seq, created_ms, updated_ms, snapshot) \
+                     VALUES (?1, 'echo', 'ctx', 'TASK_STATE_COMPLETED', ?2, 1, 0, 0, 0, ?3)",
+                    params![id, 1000 + i as i64, serde_json::to_string(&t).unwrap()],
+                )
+                .unwrap();
+                raw.execute(
+                    "INSERT INTO message_ids (agent, context_id, message_id, task_id) \
+                     VALUES ('echo', 'ctx', ?1, ?2)",
+                    params![format!("m-{id}"), id],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            let indexes: Vec<(String, String)> = conn
+                .prepare(
+                    "SELECT name, sql FROM sqlite_schema WHERE type = 'index' \
+                     AND tbl_name IN ('tasks', 'message_ids') AND sql IS NOT NULL ORDER BY name",
+                )
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let names: Vec<&str> = indexes.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(
+                names,
+                [
+                    "tasks_by_context",
+                    "tasks_by_state",
+                    "tasks_by_time",
+                    "tasks_expiring"
+                ]
+            );
+            for (name, sql) in &indexes {
+                assert!(!sql.contains("DESC"), "{name}: {sql}");
+            }
+        }
+        let page = store
+            .list_tasks(&TaskQuery {
+                agent: "echo".into(),
+                page_size: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ids: Vec<&str> = page.tasks.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["new", "old"]);
+        let policy = Retention {
+            terminal_tasks: Some(Duration::from_secs(60)),
+            context_state: None,
+        };
+        let report = store.purge(&policy, SystemTime::now()).await.unwrap();
+        assert_eq!((report.tasks, report.message_claims), (2, 2));
+    }
+
     /// A purge bigger than one batch deletes everything due, batch by batch.
     #[tokio::test]
     async fn purge_runs_in_batches() {
@@ -2089,10 +2189,7 @@ mod tests {
                  ORDER BY updated_ms LIMIT ?2",
                 "contexts_by_age",
             ),
-            (
-                "DELETE FROM message_ids WHERE task_id = ?1",
-                "message_ids_by_task",
-            ),
+            (PURGE_CLAIMS_SQL, "PRIMARY KEY (agent=? AND context_id=?)"),
         ] {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let count = stmt.parameter_count();
