@@ -59,8 +59,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::{FutureExt as _, Stream, StreamExt};
 use parking_lot::Mutex as SyncMutex;
-use tokio::sync::{Mutex, Notify, broadcast, mpsc, watch};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::{Mutex, Notify, broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::{
@@ -2017,25 +2016,78 @@ impl TaskManager {
     fn forward(
         &self,
         channel: Arc<TaskChannel>,
-        mut rx: broadcast::Receiver<SequencedEvent>,
+        rx: broadcast::Receiver<SequencedEvent>,
         after: u64,
         first: Option<SequencedEvent>,
         end_on_interrupted: bool,
         settled: Option<watch::Receiver<Option<Settled>>>,
         log_first: bool,
     ) -> EventStream {
-        let ends = move |event: &StreamResponse| match event {
-            StreamResponse::Message(_) => true,
-            _ => event
-                .state()
-                .is_some_and(|s| s.is_terminal() || (end_on_interrupted && s.is_interrupted())),
+        let sent_task = first.is_some();
+        let follow = Follow {
+            store: self.inner.store.clone(),
+            channel,
+            rx,
+            last: after,
+            pending: first.into_iter().collect(),
+            sent_task,
+            end_on_interrupted,
+            settled,
+            turn_settled: false,
+            refill: log_first,
+            end_when_drained: false,
+            done: false,
         };
-        // A stream carries the task itself once, first. The log's own task
-        // event (a new task's first action) reaches a stream that already
-        // sent a snapshot as the status update it amounts to.
-        let mut sent_task = first.is_some();
-        let mut once = move |event: StreamResponse| match event {
-            StreamResponse::Task(task) if sent_task => {
+        // A plain stream, polled by whoever reads it (an SSE body, a
+        // blocking send's wait): no task or channel of its own in between.
+        Box::pin(futures::stream::unfold(follow, |mut follow| async move {
+            let event = follow.next().await?;
+            Some((event, follow))
+        }))
+    }
+}
+
+/// The state of one stream of a task's events (see [`TaskManager::forward`]):
+/// the live channel, with the event log to catch up from.
+struct Follow {
+    store: Arc<dyn Store>,
+    /// Held so that the channel lives as long as the stream.
+    channel: Arc<TaskChannel>,
+    rx: broadcast::Receiver<SequencedEvent>,
+    /// The sequence number of the last event taken.
+    last: u64,
+    /// Events taken and not yet handed out, in order.
+    pending: std::collections::VecDeque<SequencedEvent>,
+    /// Whether the task itself went out already.
+    sent_task: bool,
+    end_on_interrupted: bool,
+    /// The turn's outcome, if the stream should end when the turn does.
+    settled: Option<watch::Receiver<Option<Settled>>>,
+    turn_settled: bool,
+    /// Read the log (for events before the subscription, or missed).
+    refill: bool,
+    /// The turn is over: what is pending is all there is.
+    end_when_drained: bool,
+    done: bool,
+}
+
+impl Follow {
+    /// Whether `event` is the last of the stream.
+    fn ends(&self, event: &StreamResponse) -> bool {
+        match event {
+            StreamResponse::Message(_) => true,
+            _ => event.state().is_some_and(|s| {
+                s.is_terminal() || (self.end_on_interrupted && s.is_interrupted())
+            }),
+        }
+    }
+
+    /// A stream carries the task itself once, first. The log's own task
+    /// event (a new task's first action) reaches a stream that already
+    /// sent a snapshot as the status update it amounts to.
+    fn once(&mut self, event: StreamResponse) -> StreamResponse {
+        match event {
+            StreamResponse::Task(task) if self.sent_task => {
                 StreamResponse::StatusUpdate(TaskStatusUpdateEvent {
                     task_id: task.id,
                     context_id: task.context_id,
@@ -2044,58 +2096,50 @@ impl TaskManager {
                 })
             }
             StreamResponse::Task(task) => {
-                sent_task = true;
+                self.sent_task = true;
                 StreamResponse::Task(task)
             }
             other => other,
-        };
-        let (tx, out) = mpsc::channel::<SequencedEvent>(64);
-        let store = self.inner.store.clone();
-        tokio::spawn(async move {
-            let task_id = channel.task_id.clone();
-            let mut last = after;
-            if let Some(first) = first {
-                let end = ends(&first.event);
-                if tx.send(first).await.is_err() || end {
-                    return;
-                }
+        }
+    }
+
+    async fn next(&mut self) -> Option<SequencedEvent> {
+        loop {
+            if self.done {
+                return None;
             }
-            let mut settled = settled;
-            let mut turn_settled = false;
-            // Catch up from the log first: events before we subscribed.
-            let mut refill = log_first;
-            loop {
-                if refill {
-                    refill = false;
-                    let events = match store.events_after(&task_id, last).await {
-                        Ok(events) => events,
-                        Err(e) => {
-                            tracing::warn!(task = %task_id, error = %e, "stream could not read the event log");
-                            return;
-                        }
-                    };
-                    for (seq, event) in events {
-                        last = seq;
-                        let event = once(event);
-                        let end = ends(&event);
-                        if tx
-                            .send(SequencedEvent {
-                                seq: Some(seq),
-                                event,
-                            })
-                            .await
-                            .is_err()
-                            || end
-                        {
-                            return;
-                        }
+            if let Some(event) = self.pending.pop_front() {
+                self.done = self.ends(&event.event);
+                return Some(event);
+            }
+            if self.end_when_drained {
+                // The turn is over and the log holds nothing that ends the
+                // stream (its final write failed).
+                return None;
+            }
+            if self.refill {
+                self.refill = false;
+                let task_id = &self.channel.task_id;
+                let events = match self.store.events_after(task_id, self.last).await {
+                    Ok(events) => events,
+                    Err(e) => {
+                        tracing::warn!(task = %task_id, error = %e, "stream could not read the event log");
+                        return None;
                     }
-                    if turn_settled {
-                        // The turn is over and the log holds nothing that
-                        // ends the stream (its final write failed).
-                        return;
-                    }
+                };
+                for (seq, event) in events {
+                    self.last = seq;
+                    let event = self.once(event);
+                    self.pending.push_back(SequencedEvent {
+                        seq: Some(seq),
+                        event,
+                    });
                 }
+                self.end_when_drained = self.turn_settled;
+                continue;
+            }
+            let received = {
+                let settled = &mut self.settled;
                 let wait_settled = async {
                     match settled.as_mut() {
                         Some(rx) => rx.wait_for(|s| s.is_some()).await.is_ok(),
@@ -2103,39 +2147,39 @@ impl TaskManager {
                     }
                 };
                 tokio::select! {
-                    r = rx.recv() => match r {
-                        Ok(ev) => {
-                            let seq = ev.seq.unwrap_or(0);
-                            if seq <= last {
-                                continue;
-                            }
-                            if seq > last + 1 {
-                                refill = true;
-                                continue;
-                            }
-                            last = seq;
-                            let ev = SequencedEvent {
-                                seq: ev.seq,
-                                event: once(ev.event),
-                            };
-                            let end = ends(&ev.event);
-                            if tx.send(ev).await.is_err() || end {
-                                return;
-                            }
-                        }
-                        Err(_) => refill = true,
-                    },
-                    ok = wait_settled, if !turn_settled => {
+                    r = self.rx.recv() => r,
+                    ok = wait_settled, if !self.turn_settled => {
                         if ok {
-                            turn_settled = true;
-                            refill = true;
+                            self.turn_settled = true;
+                            self.refill = true;
+                        } else {
+                            // The turn went away without a word: follow
+                            // the channel alone.
+                            self.settled = None;
                         }
+                        continue;
                     }
-                    _ = tx.closed() => return,
                 }
+            };
+            match received {
+                Ok(ev) => {
+                    let seq = ev.seq.unwrap_or(0);
+                    if seq <= self.last {
+                        continue;
+                    }
+                    if seq > self.last + 1 {
+                        self.refill = true;
+                        continue;
+                    }
+                    self.last = seq;
+                    let event = self.once(ev.event);
+                    self.pending
+                        .push_back(SequencedEvent { seq: ev.seq, event });
+                }
+                // Lagged behind the channel: the log has what was missed.
+                Err(_) => self.refill = true,
             }
-        });
-        Box::pin(ReceiverStream::new(out))
+        }
     }
 }
 
