@@ -2146,7 +2146,11 @@ impl Follow {
                         None => std::future::pending().await,
                     }
                 };
+                // The channel first: the turn's last event is usually sent
+                // just before it settles, and taking the settle first would
+                // read the whole log for nothing.
                 tokio::select! {
+                    biased;
                     r = self.rx.recv() => r,
                     ok = wait_settled, if !self.turn_settled => {
                         if ok {
