@@ -2036,7 +2036,6 @@ impl TaskManager {
             turn_settled: false,
             refill: log_first,
             end_when_drained: false,
-            done: false,
         };
         // A plain stream, polled by whoever reads it (an SSE body, a
         // blocking send's wait): no task or channel of its own in between.
@@ -2066,9 +2065,9 @@ struct Follow {
     turn_settled: bool,
     /// Read the log (for events before the subscription, or missed).
     refill: bool,
-    /// The turn is over: what is pending is all there is.
+    /// What is pending is all there is: the turn is over, or the last
+    /// event went out.
     end_when_drained: bool,
-    done: bool,
 }
 
 impl Follow {
@@ -2105,16 +2104,16 @@ impl Follow {
 
     async fn next(&mut self) -> Option<SequencedEvent> {
         loop {
-            if self.done {
-                return None;
-            }
             if let Some(event) = self.pending.pop_front() {
-                self.done = self.ends(&event.event);
+                if self.ends(&event.event) {
+                    self.pending.clear();
+                    self.end_when_drained = true;
+                }
                 return Some(event);
             }
             if self.end_when_drained {
-                // The turn is over and the log holds nothing that ends the
-                // stream (its final write failed).
+                // Ended, or the turn is over and the log held nothing that
+                // ends the stream (its final write failed).
                 return None;
             }
             if self.refill {
