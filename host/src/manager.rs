@@ -418,13 +418,13 @@ impl TaskManager {
                     first_turn,
                 } = *queued;
                 if first_turn {
-                    return Ok(self.forward(channel, rx, 0, None, true, None, true));
+                    return Ok(self.forward(channel, rx, 0, None, true, None));
                 }
                 let first = SequencedEvent {
                     seq: Some(last_seq),
                     event: StreamResponse::Task(task),
                 };
-                Ok(self.forward(channel, rx, last_seq, Some(first), true, None, true))
+                Ok(self.forward(channel, rx, last_seq, Some(first), true, None))
             }
             Started::Turn(live) => {
                 // Whatever the turn published before we subscribed is in the
@@ -441,9 +441,9 @@ impl TaskManager {
                     // load: it orders the subscription before the turn's
                     // next send.)
                     let missed = live.channel.last_sent.fetch_add(0, Ordering::SeqCst) > 0;
-                    let log_first = missed || self.inner.shared;
-                    let channel = live.channel.clone();
-                    return Ok(self.forward(channel, rx, 0, None, true, settled, log_first));
+                    let mut follow = self.follow(live.channel.clone(), rx, 0, None, true, settled);
+                    follow.refill = missed || self.inner.shared;
+                    return Ok(follow.into_stream());
                 }
                 // A follow-up: start with the task as it is now.
                 let first = SequencedEvent {
@@ -452,15 +452,7 @@ impl TaskManager {
                 };
                 let after = st.last_seq;
                 drop(st);
-                Ok(self.forward(
-                    live.channel.clone(),
-                    rx,
-                    after,
-                    Some(first),
-                    true,
-                    settled,
-                    true,
-                ))
+                Ok(self.forward(live.channel.clone(), rx, after, Some(first), true, settled))
             }
         }
     }
@@ -636,7 +628,7 @@ impl TaskManager {
         if let Some(after) = last_event_id {
             // Replay what the client missed, then go live (or end, if the
             // task finished meanwhile: the replay carries the final event).
-            return Ok(self.forward(channel, rx, after, None, false, None, true));
+            return Ok(self.forward(channel, rx, after, None, false, None));
         }
         if task.status.state.is_terminal() {
             return Err(terminal_subscribe(&task));
@@ -645,7 +637,7 @@ impl TaskManager {
             seq: Some(seq),
             event: StreamResponse::Task(task),
         };
-        Ok(self.forward(channel, rx, seq, Some(first), false, None, true))
+        Ok(self.forward(channel, rx, seq, Some(first), false, None))
     }
 
     pub async fn create_push_config(
@@ -1763,7 +1755,7 @@ impl TaskManager {
         rx: broadcast::Receiver<SequencedEvent>,
         after: u64,
     ) -> Option<Message> {
-        let mut stream = self.forward(channel, rx, after, None, true, None, true);
+        let mut stream = self.forward(channel, rx, after, None, true, None);
         let wait = async {
             while let Some(item) = stream.next().await {
                 if let StreamResponse::Message(m) = item.event {
@@ -2001,7 +1993,7 @@ impl TaskManager {
             seq: Some(stored.last_seq),
             event: StreamResponse::Task(stored.task),
         };
-        Ok(self.forward(channel, rx, stored.last_seq, Some(first), true, None, true))
+        Ok(self.forward(channel, rx, stored.last_seq, Some(first), true, None))
     }
 
     /// A stream that emits `first` (if any), then the task's events with a
@@ -2010,9 +2002,6 @@ impl TaskManager {
     /// direct message, a terminal state, or (with `end_on_interrupted`) an
     /// input-required / auth-required state. With `settled`, the stream
     /// also ends once that turn is over and the log holds nothing more.
-    /// `log_first: false` skips the first read of the log, for a caller
-    /// that knows `rx` subscribed before any event after `after` was sent.
-    #[allow(clippy::too_many_arguments)]
     fn forward(
         &self,
         channel: Arc<TaskChannel>,
@@ -2021,10 +2010,26 @@ impl TaskManager {
         first: Option<SequencedEvent>,
         end_on_interrupted: bool,
         settled: Option<watch::Receiver<Option<Settled>>>,
-        log_first: bool,
     ) -> EventStream {
+        self.follow(channel, rx, after, first, end_on_interrupted, settled)
+            .into_stream()
+    }
+
+    /// The state of the stream [`TaskManager::forward`] makes, for a
+    /// caller to adjust first: a caller that knows `rx` subscribed before
+    /// any event after `after` was sent clears `refill`, and the stream
+    /// skips its first read of the log.
+    fn follow(
+        &self,
+        channel: Arc<TaskChannel>,
+        rx: broadcast::Receiver<SequencedEvent>,
+        after: u64,
+        first: Option<SequencedEvent>,
+        end_on_interrupted: bool,
+        settled: Option<watch::Receiver<Option<Settled>>>,
+    ) -> Follow {
         let sent_task = first.is_some();
-        let follow = Follow {
+        Follow {
             store: self.inner.store.clone(),
             channel,
             rx,
@@ -2034,15 +2039,9 @@ impl TaskManager {
             end_on_interrupted,
             settled,
             turn_settled: false,
-            refill: log_first,
+            refill: true,
             end_when_drained: false,
-        };
-        // A plain stream, polled by whoever reads it (an SSE body, a
-        // blocking send's wait): no task or channel of its own in between.
-        Box::pin(futures::stream::unfold(follow, |mut follow| async move {
-            let event = follow.next().await?;
-            Some((event, follow))
-        }))
+        }
     }
 }
 
@@ -2071,6 +2070,15 @@ struct Follow {
 }
 
 impl Follow {
+    /// A plain stream, polled by whoever reads it (an SSE body, a blocking
+    /// send's wait): no task or channel of its own in between.
+    fn into_stream(self) -> EventStream {
+        Box::pin(futures::stream::unfold(self, |mut follow| async move {
+            let event = follow.next().await?;
+            Some((event, follow))
+        }))
+    }
+
     /// Whether `event` is the last of the stream.
     fn ends(&self, event: &StreamResponse) -> bool {
         match event {
