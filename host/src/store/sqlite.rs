@@ -2003,6 +2003,20 @@ mod tests {
         }
     }
 
+    /// An a2a-host file as an older release left it: the first `version`
+    /// migration steps applied, and marked as such.
+    fn file_of_schema(path: &Path, version: usize) -> Connection {
+        let raw = Connection::open(path).unwrap();
+        for step in &MIGRATIONS[..version] {
+            raw.execute_batch(step).unwrap();
+        }
+        raw.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        raw.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        raw
+    }
+
     /// A file from before retention (schema 1) gains the new tables on
     /// open; its context state counts as written at the upgrade.
     #[tokio::test]
@@ -2010,11 +2024,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tasks.db");
         {
-            let raw = Connection::open(&path).unwrap();
-            raw.execute_batch(MIGRATIONS[0]).unwrap();
-            raw.pragma_update(None, "user_version", 1).unwrap();
-            raw.pragma_update(None, "application_id", APPLICATION_ID)
-                .unwrap();
+            let raw = file_of_schema(&path, 1);
             raw.execute(
                 "INSERT INTO context_state (agent, context_id, key, value) \
                  VALUES ('echo', 'c1', 'a', x'01'), ('echo', 'c1', 'b', x'02'), \
@@ -2050,12 +2060,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tasks.db");
         {
-            let raw = Connection::open(&path).unwrap();
-            raw.execute_batch(MIGRATIONS[0]).unwrap();
-            raw.execute_batch(MIGRATIONS[1]).unwrap();
-            raw.pragma_update(None, "user_version", 2).unwrap();
-            raw.pragma_update(None, "application_id", APPLICATION_ID)
-                .unwrap();
+            let raw = file_of_schema(&path, 2);
             for (i, id) in ["old", "new"].into_iter().enumerate() {
                 let t = task(id, TaskState::Completed);
                 raw.execute(
