@@ -418,17 +418,19 @@ impl TaskManager {
                     first_turn,
                 } = *queued;
                 if first_turn {
-                    return Ok(self.forward(channel, rx, 0, None, true, None));
+                    return Ok(self.follow(channel, rx, 0, None, true, None).into_stream());
                 }
                 let first = SequencedEvent {
                     seq: Some(last_seq),
                     event: StreamResponse::Task(task),
                 };
-                Ok(self.forward(channel, rx, last_seq, Some(first), true, None))
+                Ok(self
+                    .follow(channel, rx, last_seq, Some(first), true, None)
+                    .into_stream())
             }
             Started::Turn(live) => {
                 // Whatever the turn published before we subscribed is in the
-                // log, and `forward` catches up from there.
+                // log, and the stream catches up from there.
                 let rx = live.channel.subscribe();
                 let st = live.state.lock().await;
                 let settled = Some(live.settled.subscribe());
@@ -452,7 +454,9 @@ impl TaskManager {
                 };
                 let after = st.last_seq;
                 drop(st);
-                Ok(self.forward(live.channel.clone(), rx, after, Some(first), true, settled))
+                Ok(self
+                    .follow(live.channel.clone(), rx, after, Some(first), true, settled)
+                    .into_stream())
             }
         }
     }
@@ -628,7 +632,9 @@ impl TaskManager {
         if let Some(after) = last_event_id {
             // Replay what the client missed, then go live (or end, if the
             // task finished meanwhile: the replay carries the final event).
-            return Ok(self.forward(channel, rx, after, None, false, None));
+            return Ok(self
+                .follow(channel, rx, after, None, false, None)
+                .into_stream());
         }
         if task.status.state.is_terminal() {
             return Err(terminal_subscribe(&task));
@@ -637,7 +643,9 @@ impl TaskManager {
             seq: Some(seq),
             event: StreamResponse::Task(task),
         };
-        Ok(self.forward(channel, rx, seq, Some(first), false, None))
+        Ok(self
+            .follow(channel, rx, seq, Some(first), false, None)
+            .into_stream())
     }
 
     pub async fn create_push_config(
@@ -1755,7 +1763,9 @@ impl TaskManager {
         rx: broadcast::Receiver<SequencedEvent>,
         after: u64,
     ) -> Option<Message> {
-        let mut stream = self.forward(channel, rx, after, None, true, None);
+        let mut stream = self
+            .follow(channel, rx, after, None, true, None)
+            .into_stream();
         let wait = async {
             while let Some(item) = stream.next().await {
                 if let StreamResponse::Message(m) = item.event {
@@ -1993,7 +2003,9 @@ impl TaskManager {
             seq: Some(stored.last_seq),
             event: StreamResponse::Task(stored.task),
         };
-        Ok(self.forward(channel, rx, stored.last_seq, Some(first), true, None))
+        Ok(self
+            .follow(channel, rx, stored.last_seq, Some(first), true, None)
+            .into_stream())
     }
 
     /// A stream that emits `first` (if any), then the task's events with a
@@ -2002,23 +2014,9 @@ impl TaskManager {
     /// direct message, a terminal state, or (with `end_on_interrupted`) an
     /// input-required / auth-required state. With `settled`, the stream
     /// also ends once that turn is over and the log holds nothing more.
-    fn forward(
-        &self,
-        channel: Arc<TaskChannel>,
-        rx: broadcast::Receiver<SequencedEvent>,
-        after: u64,
-        first: Option<SequencedEvent>,
-        end_on_interrupted: bool,
-        settled: Option<watch::Receiver<Option<Settled>>>,
-    ) -> EventStream {
-        self.follow(channel, rx, after, first, end_on_interrupted, settled)
-            .into_stream()
-    }
-
-    /// The state of the stream [`TaskManager::forward`] makes, for a
-    /// caller to adjust first: a caller that knows `rx` subscribed before
-    /// any event after `after` was sent clears `refill`, and the stream
-    /// skips its first read of the log.
+    /// [`Follow::into_stream`] makes it a stream; a caller that knows `rx`
+    /// subscribed before any event after `after` was sent first clears
+    /// `refill`, and the stream skips its first read of the log.
     fn follow(
         &self,
         channel: Arc<TaskChannel>,
@@ -2045,7 +2043,7 @@ impl TaskManager {
     }
 }
 
-/// The state of one stream of a task's events (see [`TaskManager::forward`]):
+/// The state of one stream of a task's events (see [`TaskManager::follow`]):
 /// the live channel, with the event log to catch up from.
 struct Follow {
     store: Arc<dyn Store>,
