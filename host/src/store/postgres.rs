@@ -49,9 +49,11 @@
 //! then reports a conflict if the write did land.)
 //!
 //! # ListTasks
-//! Each filter combination is served by an index that matches its order:
-//! `tasks_by_time (agent, status_ms DESC, id DESC)`, `tasks_by_context
-//! (agent, context_id, …)` and `tasks_by_state (agent, state, …)`. Pages
+//! Each filter combination is served by an index that matches its order,
+//! read backwards (newest first): `tasks_by_time (agent, status_ms, id)`,
+//! `tasks_by_context (agent, context_id, …)` and `tasks_by_state (agent,
+//! state, …)`. They are ascending so that new tasks land at their right
+//! end, which nbtree fills densely (schema version 2). Pages
 //! continue from a keyset cursor `(status_ms, id) < ($ms, $id)` (the token of
 //! [`super::encode_page_token`]), never an `OFFSET`, so page N costs the same
 //! as page 1. `total_size` is a `count(*)` over the filtered set in the same
@@ -160,6 +162,21 @@ pub const MIGRATIONS: &[&str] = &[
         config  TEXT NOT NULL,
         PRIMARY KEY (task_id, id)
     );
+    "#,
+    // 2: the time-ordered task indexes ascending. New tasks carry the
+    // newest timestamps; in a descending index they went to the left end
+    // of each agent's range, where nbtree splits a full page in half and
+    // the left half is never filled again. Ascending, they go to the right
+    // end, where nbtree leaves the old page full (measured: 100,000 tasks
+    // inserted one by one, tasks_by_time 1,680 → 942 pages, tasks_by_state
+    // 2,253 → 1,280). ListTasks reads them backwards, still without a sort.
+    r#"
+    DROP INDEX tasks_by_time;
+    DROP INDEX tasks_by_context;
+    DROP INDEX tasks_by_state;
+    CREATE INDEX tasks_by_time ON tasks (agent, status_ms, id);
+    CREATE INDEX tasks_by_context ON tasks (agent, context_id, status_ms, id);
+    CREATE INDEX tasks_by_state ON tasks (agent, state, status_ms, id);
     "#,
 ];
 
@@ -1464,6 +1481,71 @@ mod tests {
         schema.connect().await;
     }
 
+    /// A database written at schema version 1 (descending time indexes)
+    /// gets the ascending ones and keeps its tasks.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn schema_1_databases_get_ascending_indexes() {
+        let Some(schema) = TestSchema::new() else {
+            return;
+        };
+        let raw = schema.raw_client().await;
+        raw.batch_execute(&format!("CREATE SCHEMA \"{}\"", schema.name))
+            .await
+            .unwrap();
+        raw.batch_execute(MIGRATIONS[0]).await.unwrap();
+        raw.batch_execute(
+            "CREATE TABLE schema_version (
+                 singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+                 version   INTEGER NOT NULL
+             );
+             INSERT INTO schema_version (version) VALUES (1)",
+        )
+        .await
+        .unwrap();
+        let descending = index_definitions(&raw).await;
+        assert!(descending.contains("status_ms DESC"), "{descending}");
+        bulk_insert(&raw, 30, "'TASK_STATE_COMPLETED'").await;
+
+        let store = schema.connect().await;
+        let version: i32 = raw
+            .query_one("SELECT version FROM schema_version", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(version, MIGRATIONS.len() as i32);
+        let ascending = index_definitions(&raw).await;
+        for index in ["tasks_by_time", "tasks_by_context", "tasks_by_state"] {
+            assert!(ascending.contains(index), "{ascending}");
+        }
+        assert!(!ascending.contains("DESC"), "{ascending}");
+        let page = store
+            .list_tasks(&TaskQuery {
+                agent: "echo".into(),
+                page_size: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.total_size, 30);
+        assert_eq!(page.tasks[0].id, "bulk-30");
+    }
+
+    /// The definitions of the tasks table's indexes, one per line.
+    async fn index_definitions(raw: &tokio_postgres::Client) -> String {
+        let rows = raw
+            .query(
+                "SELECT indexdef FROM pg_indexes \
+                 WHERE schemaname = current_schema() AND tablename = 'tasks' ORDER BY indexname",
+                &[],
+            )
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn newer_schema_is_rejected() {
         let Some(schema) = TestSchema::new() else {
@@ -1642,7 +1724,7 @@ mod tests {
             let plan = plan.join("\n");
             // The page: the first rows of the index, in its order.
             assert!(
-                plan.contains(&format!("Index Scan using {index}")),
+                plan.contains(&format!("Index Scan Backward using {index}")),
                 "{}\n{plan}",
                 list.sql
             );
