@@ -22,9 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use a2a_host::runtime::{AgentsFolder, RuntimeConfig, SyncReport, WasmRuntime};
+use a2a_host::store::Retention;
 use common::{Setup, TestServer, user_message};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -732,6 +733,24 @@ async fn hostile_huge_artifact() {
     assert!(stored <= 16 << 20, "{stored} bytes stored");
     assert!(stored >= 15 << 20, "{stored} bytes stored");
     drop(task);
+    // The memory store keeps what the task legitimately produced: the
+    // snapshot's artifacts and the log's artifact events, two copies of up
+    // to 16 MiB. Expire the finished tasks, so that what is left resident
+    // measures what the attack leaked, not what the store keeps.
+    let purged = host
+        .server
+        .manager
+        .store()
+        .purge(
+            &Retention {
+                terminal_tasks: Some(Duration::ZERO),
+                context_state: None,
+            },
+            SystemTime::now() + Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    assert!(purged.tasks >= 1, "{purged:?}");
     host.check_aftermath().await;
 }
 
