@@ -699,7 +699,7 @@ async fn managers_on_one_bus_run_each_others_tasks() {
         .await;
     let seqs: Vec<u64> = events.iter().map(|e| e.seq.unwrap()).collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
-    assert!(matches!(events[0].event, StreamResponse::Task(_)));
+    assert!(matches!(*events[0].event, StreamResponse::Task(_)));
     assert_eq!(events.len(), 1 + 4 + 1, "task, 4 steps, done: {events:?}");
     assert_eq!(
         events.last().unwrap().event.state(),

@@ -337,7 +337,7 @@ async fn direct_reply_is_a_message() {
             .unwrap();
         let events: Vec<_> = (&mut stream).collect().await;
         assert_eq!(events.len(), 1, "{name}: {events:?}");
-        assert!(matches!(events[0].event, StreamResponse::Message(_)));
+        assert!(matches!(*events[0].event, StreamResponse::Message(_)));
     }
 }
 
@@ -440,7 +440,7 @@ async fn streams_see_the_same_events_in_the_same_order_and_replay() {
         let first = f.manager.send_streaming_message("a", req).await.unwrap();
         let a: Vec<_> = first.collect().await;
         assert!(
-            matches!(a[0].event, StreamResponse::Task(_)),
+            matches!(*a[0].event, StreamResponse::Task(_)),
             "{name}: first event is the task"
         );
         assert_eq!(a.last().unwrap().event.state(), Some(TaskState::Completed));
@@ -450,7 +450,7 @@ async fn streams_see_the_same_events_in_the_same_order_and_replay() {
             (1..=seqs.len() as u64).collect::<Vec<_>>(),
             "{name}: gap-free ids"
         );
-        let task_id = match &a[0].event {
+        let task_id = match &*a[0].event {
             StreamResponse::Task(t) => t.id.clone(),
             _ => unreachable!(),
         };
@@ -556,7 +556,7 @@ async fn concurrent_subscribers_agree() {
             .unwrap();
         let (e1, e2) = (h1.await.unwrap(), h2.await.unwrap());
         assert_eq!(e1, e2, "{name}");
-        assert!(matches!(e1[0].event, StreamResponse::Task(_)));
+        assert!(matches!(*e1[0].event, StreamResponse::Task(_)));
         assert_eq!(e1.last().unwrap().event.state(), Some(TaskState::Canceled));
     }
 }
@@ -875,10 +875,10 @@ async fn a_stream_carries_the_task_once() {
             .await;
         let tasks = events
             .iter()
-            .filter(|e| matches!(e.event, StreamResponse::Task(_)))
+            .filter(|e| matches!(*e.event, StreamResponse::Task(_)))
             .count();
         assert_eq!(tasks, 1, "{name}: {events:?}");
-        assert!(matches!(events[0].event, StreamResponse::Task(_)));
+        assert!(matches!(*events[0].event, StreamResponse::Task(_)));
         assert_eq!(
             events.last().unwrap().event.state(),
             Some(TaskState::Completed)

@@ -128,7 +128,9 @@ impl Default for ManagerConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequencedEvent {
     pub seq: Option<u64>,
-    pub event: StreamResponse,
+    /// Shared: every stream of the task (and a memory store's log) holds
+    /// the same event.
+    pub event: Arc<StreamResponse>,
 }
 
 /// The events of one stream. It ends after the event that puts the task in
@@ -238,7 +240,8 @@ enum Settled {
 }
 
 struct LiveState {
-    task: Task,
+    /// Shared with the write that stored it (a memory store keeps it).
+    task: Arc<Task>,
     /// The stored version of `task`; 0 while the write that creates the
     /// task waits to be merged with the first action's (see
     /// [`ManagerConfig::coalesce_window`]).
@@ -393,7 +396,7 @@ impl TaskManager {
             // The client learns the task's id here: it must be stored.
             let mut st = live.state.lock().await;
             self.write_created(&live, &mut st).await?;
-            st.task.clone()
+            Task::clone(&st.task)
         };
         task.truncate_history(history_length);
         Ok(SendMessageResponse::Task(task))
@@ -422,7 +425,7 @@ impl TaskManager {
                 }
                 let first = SequencedEvent {
                     seq: Some(last_seq),
-                    event: StreamResponse::Task(task),
+                    event: Arc::new(StreamResponse::Task(task)),
                 };
                 Ok(self
                     .follow(channel, rx, last_seq, Some(first), true, None)
@@ -450,7 +453,7 @@ impl TaskManager {
                 // A follow-up: start with the task as it is now.
                 let first = SequencedEvent {
                     seq: Some(st.last_seq),
-                    event: StreamResponse::Task(st.task.clone()),
+                    event: Arc::new(StreamResponse::Task(Task::clone(&st.task))),
                 };
                 let after = st.last_seq;
                 drop(st);
@@ -552,7 +555,7 @@ impl TaskManager {
             .map_err(A2aError::from)?;
             st.turn_over = true;
             live.turn_over.store(true, Ordering::SeqCst);
-            let task = st.task.clone();
+            let task = Task::clone(&st.task);
             drop(st);
             live.cancel.cancel();
             live.settled.send_replace(Some(Settled::Resting));
@@ -611,7 +614,7 @@ impl TaskManager {
         let (task, seq) = match live.filter(|l| l.agent == agent) {
             Some(live) => {
                 let st = live.state.lock().await;
-                (st.task.clone(), st.last_seq)
+                (Task::clone(&st.task), st.last_seq)
             }
             None => {
                 let stored = self.stored_task(agent, &req.id).await?;
@@ -625,7 +628,7 @@ impl TaskManager {
             let events = self.inner.store.events_after(&task.id, after).await?;
             let items = events.into_iter().map(|(seq, event)| SequencedEvent {
                 seq: Some(seq),
-                event,
+                event: Arc::new(event),
             });
             return Ok(Box::pin(futures::stream::iter(items.collect::<Vec<_>>())));
         }
@@ -641,7 +644,7 @@ impl TaskManager {
         }
         let first = SequencedEvent {
             seq: Some(seq),
-            event: StreamResponse::Task(task),
+            event: Arc::new(StreamResponse::Task(task)),
         };
         Ok(self
             .follow(channel, rx, seq, Some(first), false, None)
@@ -782,15 +785,16 @@ impl TaskManager {
         let mut task = stored.task.clone();
         let message = agent_message(&task, vec![Part::text(text)]);
         task.status = TaskStatus::new(state, Some(message));
-        let event = status_event(&task);
+        let event = Arc::new(status_event(&task));
+        let task = Arc::new(task);
         let committed = self
             .inner
             .store
             .write_task(TaskWrite {
                 agent: &stored.agent,
-                task: &task,
+                task: Arc::clone(&task),
                 expected_version: stored.version,
-                events: std::slice::from_ref(&event),
+                events: vec![Arc::clone(&event)],
                 claim_message_id: None,
             })
             .await?;
@@ -802,8 +806,8 @@ impl TaskManager {
             .get(&task.id)
             .and_then(Weak::upgrade);
         if self.inner.shared {
-            self.publish(&task.id, vec![(committed.first_seq, event.clone())])
-                .await;
+            let published = vec![(committed.first_seq, StreamResponse::clone(&event))];
+            self.publish(&task.id, published).await;
         }
         if let Some(channel) = channel {
             channel.send(SequencedEvent {
@@ -811,14 +815,14 @@ impl TaskManager {
                 event,
             });
         }
-        Ok(task)
+        Ok(Arc::unwrap_or_clone(task))
     }
 
     /// The freshest snapshot: the live one if a turn runs here.
     async fn current_task(&self, agent: &str, id: &str) -> Result<Task, A2aError> {
         let live = self.inner.live.lock().get(id).cloned();
         if let Some(live) = live.filter(|l| l.agent == agent) {
-            return Ok(live.state.lock().await.task.clone());
+            return Ok(Task::clone(&live.state.lock().await.task));
         }
         Ok(self.stored_task(agent, id).await?.task)
     }
@@ -919,14 +923,14 @@ impl TaskManager {
         let context_id = context_given.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         message.task_id = Some(task_id.clone());
         message.context_id = Some(context_id.clone());
-        let task = Task {
+        let task = Arc::new(Task {
             id: task_id.clone(),
             context_id: context_id.clone(),
             status: TaskStatus::new(TaskState::Submitted, None),
             artifacts: Vec::new(),
             history: vec![message.clone()],
             metadata: metadata.clone(),
-        };
+        });
         let input = TurnInput {
             agent: agent_name.to_string(),
             task_id: task_id.clone(),
@@ -956,9 +960,9 @@ impl TaskManager {
             .store
             .write_task(TaskWrite {
                 agent: agent_name,
-                task: &task,
+                task: Arc::clone(&task),
                 expected_version: 0,
-                events: &[],
+                events: Vec::new(),
                 claim_message_id: claim.then_some(message.message_id.as_str()),
             })
             .await;
@@ -1041,7 +1045,8 @@ impl TaskManager {
             let mut next = task.clone();
             next.history.push(message.clone());
             next.status = TaskStatus::new(TaskState::Working, None);
-            let events = [status_event(&next)];
+            let events = [Arc::new(status_event(&next))];
+            let next = Arc::new(next);
             let queued = self
                 .prequeue(
                     task_id,
@@ -1056,9 +1061,9 @@ impl TaskManager {
                 .store
                 .write_task(TaskWrite {
                     agent: agent_name,
-                    task: &next,
+                    task: Arc::clone(&next),
                     expected_version: stored.version,
-                    events: &events,
+                    events: events.to_vec(),
                     claim_message_id: claim.then_some(message.message_id.as_str()),
                 })
                 .await;
@@ -1088,8 +1093,8 @@ impl TaskManager {
                 spent: TaskUsage::of(&stored.task, stored.last_seq),
             };
             if self.inner.shared {
-                self.publish(task_id, vec![(committed.first_seq, events[0].clone())])
-                    .await;
+                let published = vec![(committed.first_seq, StreamResponse::clone(&events[0]))];
+                self.publish(task_id, published).await;
             }
             let live_state = LiveState {
                 task: next,
@@ -1199,7 +1204,7 @@ impl TaskManager {
             Some(Prequeued { channel, rx, .. }) => Started::Queued(Box::new(Queued {
                 channel,
                 rx,
-                task: state.task,
+                task: Arc::unwrap_or_clone(state.task),
                 last_seq: state.last_seq,
                 first_turn: state.first_turn,
             })),
@@ -1350,19 +1355,20 @@ impl TaskManager {
         st: &mut LiveState,
         change: impl FnOnce(&mut Task) -> Vec<StreamResponse>,
     ) -> Result<(), StoreError> {
-        let mut next = st.task.clone();
+        let mut next = Task::clone(&st.task);
         let mut events = Vec::with_capacity(3);
         if !st.started {
             // The first action of a task: log the task itself first.
             next.status = TaskStatus::new(TaskState::Working, None);
-            events.push(StreamResponse::Task(next.clone()));
+            events.push(Arc::new(StreamResponse::Task(next.clone())));
         }
-        events.extend(change(&mut next));
+        events.extend(change(&mut next).into_iter().map(Arc::new));
+        let next = Arc::new(next);
         let write = TaskWrite {
             agent: &live.agent,
-            task: &next,
+            task: Arc::clone(&next),
             expected_version: st.version,
-            events: &events,
+            events: events.clone(),
             claim_message_id: st.creating_claim(),
         };
         match self.inner.store.write_task(write).await {
@@ -1374,7 +1380,7 @@ impl TaskManager {
                     events
                         .iter()
                         .enumerate()
-                        .map(|(i, e)| (committed.first_seq + i as u64, e.clone()))
+                        .map(|(i, e)| (committed.first_seq + i as u64, StreamResponse::clone(e)))
                         .collect()
                 } else {
                     Vec::new()
@@ -1396,7 +1402,7 @@ impl TaskManager {
                 if matches!(e, StoreError::Conflict { .. })
                     && let Ok(Some(fresh)) = self.inner.store.get_task(&live.task_id).await
                 {
-                    st.task = fresh.task;
+                    st.task = Arc::new(fresh.task);
                     st.version = fresh.version;
                     st.last_seq = fresh.last_seq;
                     st.started = true;
@@ -1422,9 +1428,9 @@ impl TaskManager {
             .store
             .write_task(TaskWrite {
                 agent: &live.agent,
-                task: &st.task,
+                task: Arc::clone(&st.task),
                 expected_version: 0,
-                events: &[],
+                events: Vec::new(),
                 claim_message_id: st.creating_claim(),
             })
             .await?;
@@ -1480,18 +1486,19 @@ impl TaskManager {
                 check_parts(&parts)?;
                 let mut reply = agent_message(&st.task, parts);
                 reply.task_id = None;
-                let mut next = st.task.clone();
+                let mut next = Task::clone(&st.task);
                 next.history.push(reply.clone());
                 next.status = TaskStatus::new(TaskState::Completed, None);
-                let events = [StreamResponse::Message(reply.clone())];
+                let next = Arc::new(next);
+                let events = [Arc::new(StreamResponse::Message(reply.clone()))];
                 let committed = self
                     .inner
                     .store
                     .write_task(TaskWrite {
                         agent: &live.agent,
-                        task: &next,
+                        task: Arc::clone(&next),
                         expected_version: st.version,
-                        events: &events,
+                        events: events.to_vec(),
                         claim_message_id: st.creating_claim(),
                     })
                     .await
@@ -1502,15 +1509,15 @@ impl TaskManager {
                 st.last_seq = committed.first_seq;
                 st.turn_over = true;
                 live.turn_over.store(true, Ordering::SeqCst);
+                let [event] = events;
+                if self.inner.shared {
+                    let published = vec![(committed.first_seq, StreamResponse::clone(&event))];
+                    self.publish(&live.task_id, published).await;
+                }
                 live.channel.send(SequencedEvent {
                     seq: Some(committed.first_seq),
-                    event: StreamResponse::Message(reply.clone()),
+                    event,
                 });
-                if self.inner.shared {
-                    let event = StreamResponse::Message(reply.clone());
-                    self.publish(&live.task_id, vec![(committed.first_seq, event)])
-                        .await;
-                }
                 live.settled.send_replace(Some(Settled::Reply(reply)));
                 Ok(())
             }
@@ -1646,9 +1653,9 @@ impl TaskManager {
                 if let Some(Settled::Reply(m)) = outcome {
                     return Ok(SendMessageResponse::Message(m));
                 }
-                live.state.lock().await.task.clone()
+                Task::clone(&live.state.lock().await.task)
             }
-            Some(live) => live.state.lock().await.task.clone(),
+            Some(live) => Task::clone(&live.state.lock().await.task),
             None if self.inner.shared
                 && !return_immediately
                 && !resting(stored.task.status.state) =>
@@ -1747,7 +1754,7 @@ impl TaskManager {
                     if seq > channel.last_sent.load(Ordering::SeqCst) {
                         channel.send(SequencedEvent {
                             seq: Some(seq),
-                            event,
+                            event: Arc::new(event),
                         });
                     }
                 }
@@ -1768,8 +1775,8 @@ impl TaskManager {
             .into_stream();
         let wait = async {
             while let Some(item) = stream.next().await {
-                if let StreamResponse::Message(m) = item.event {
-                    return Some(m);
+                if let StreamResponse::Message(m) = &*item.event {
+                    return Some(m.clone());
                 }
             }
             None
@@ -1835,7 +1842,7 @@ impl TaskManager {
             match store.get_task(&live.task_id).await {
                 Ok(Some(fresh)) if fresh.task.status.state.is_terminal() => {
                     if fresh.version > st.version {
-                        st.task = fresh.task;
+                        st.task = Arc::new(fresh.task);
                         st.version = fresh.version;
                         st.last_seq = fresh.last_seq;
                         st.started = true;
@@ -1923,7 +1930,7 @@ impl TaskManager {
             spent: TaskUsage::of(&stored.task, stored.last_seq),
         };
         let state = LiveState {
-            task: stored.task.clone(),
+            task: Arc::new(stored.task.clone()),
             version: stored.version,
             last_seq: stored.last_seq,
             started: stored.last_seq > 0 || !job.first_turn,
@@ -2001,7 +2008,7 @@ impl TaskManager {
         let rx = channel.subscribe();
         let first = SequencedEvent {
             seq: Some(stored.last_seq),
-            event: StreamResponse::Task(stored.task),
+            event: Arc::new(StreamResponse::Task(stored.task)),
         };
         Ok(self
             .follow(channel, rx, stored.last_seq, Some(first), true, None)
@@ -2090,21 +2097,21 @@ impl Follow {
     /// A stream carries the task itself once, first. The log's own task
     /// event (a new task's first action) reaches a stream that already
     /// sent a snapshot as the status update it amounts to.
-    fn once(&mut self, event: StreamResponse) -> StreamResponse {
-        match event {
+    fn once(&mut self, event: Arc<StreamResponse>) -> Arc<StreamResponse> {
+        match &*event {
             StreamResponse::Task(task) if self.sent_task => {
-                StreamResponse::StatusUpdate(TaskStatusUpdateEvent {
-                    task_id: task.id,
-                    context_id: task.context_id,
-                    status: task.status,
+                Arc::new(StreamResponse::StatusUpdate(TaskStatusUpdateEvent {
+                    task_id: task.id.clone(),
+                    context_id: task.context_id.clone(),
+                    status: task.status.clone(),
                     metadata: None,
-                })
+                }))
             }
-            StreamResponse::Task(task) => {
+            StreamResponse::Task(_) => {
                 self.sent_task = true;
-                StreamResponse::Task(task)
+                event
             }
-            other => other,
+            _ => event,
         }
     }
 
@@ -2134,7 +2141,7 @@ impl Follow {
                 };
                 for (seq, event) in events {
                     self.last = seq;
-                    let event = self.once(event);
+                    let event = self.once(Arc::new(event));
                     self.pending.push_back(SequencedEvent {
                         seq: Some(seq),
                         event,

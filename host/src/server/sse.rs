@@ -151,7 +151,7 @@ mod tests {
     fn events_carry_seq_ids_and_framing() {
         let ev = SequencedEvent {
             seq: Some(7),
-            event: StreamResponse::Message(Message::user_text("hi")),
+            event: std::sync::Arc::new(StreamResponse::Message(Message::user_text("hi"))),
         };
         let rest = format!("{:?}", to_event(&ev, &Framing::Rest(Wire::V1)));
         assert!(rest.contains('7'), "{rest}");

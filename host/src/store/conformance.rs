@@ -228,9 +228,9 @@ fn write<'a>(
 ) -> TaskWrite<'a> {
     TaskWrite {
         agent,
-        task,
+        task: Arc::new(task.clone()),
         expected_version,
-        events,
+        events: events.iter().cloned().map(Arc::new).collect(),
         claim_message_id: claim,
     }
 }

@@ -5,14 +5,17 @@
 //! maps. Every operation takes the lock, does a bounded amount of in-memory
 //! work, and releases it before returning; no `.await` happens while the lock
 //! is held, so a synchronous lock is both correct and cheaper than an async
-//! one. Snapshots and events are cloned *before* the write lock is taken, so
-//! writers hold it only for the checks and a few map insertions.
+//! one. A write keeps the snapshot and events it is given (they are behind
+//! `Arc`s shared with the task manager and the task's streams) instead of
+//! copying them, so writers hold the lock only for the checks and a few map
+//! insertions.
 //!
 //! Semantics match [`super::sqlite::SqliteStore`] exactly; both run the
 //! [`super::conformance`] suite.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::RandomState;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -53,10 +56,12 @@ struct Inner {
 
 struct Entry {
     agent: String,
-    task: Task,
+    /// Shared with the task manager's live copy and the write that made it.
+    task: Arc<Task>,
     version: u64,
     /// The event log; the event at index `i` has sequence number `i + 1`.
-    events: Vec<StreamResponse>,
+    /// Shared with the streams that carried the events.
+    events: Vec<Arc<StreamResponse>>,
 }
 
 /// The key of a message claim.
@@ -110,13 +115,13 @@ impl Inner {
 #[async_trait]
 impl Store for MemoryStore {
     async fn write_task(&self, write: TaskWrite<'_>) -> Result<Committed, StoreError> {
-        let id = write.task.id.as_str();
+        // Kept as given: the snapshot and events are shared, not copied.
+        let snapshot = write.task;
+        let mut events = write.events;
+        let id = snapshot.id.as_str();
         if id.is_empty() {
             return Err(StoreError::Other("a task needs a non-empty id".into()));
         }
-        // Clone outside the lock; on the rare failure the copies are dropped.
-        let snapshot = write.task.clone();
-        let mut events = write.events.to_vec();
 
         let mut inner = self.inner.write();
         let inner = &mut *inner;
@@ -185,7 +190,7 @@ impl Store for MemoryStore {
     async fn get_task(&self, task_id: &str) -> Result<Option<StoredTask>, StoreError> {
         let inner = self.inner.read();
         Ok(inner.tasks.get(task_id).map(|e| StoredTask {
-            task: e.task.clone(),
+            task: Task::clone(&e.task),
             version: e.version,
             agent: e.agent.clone(),
             last_seq: e.events.len() as u64,
@@ -215,7 +220,7 @@ impl Store for MemoryStore {
                     .is_none_or(|c| e.task.context_id == c)
             })
             .filter(|e| query.state.is_none_or(|s| e.task.status.state == s))
-            .map(|e| (status_millis(&e.task), &e.task))
+            .map(|e| (status_millis(&e.task), &*e.task))
             .filter(|(ms, _)| after_ms.is_none_or(|after| *ms >= after))
             .collect();
         let total_size = matching.len() as u64;
@@ -259,7 +264,7 @@ impl Store for MemoryStore {
         Ok(entry.events[start..]
             .iter()
             .zip(start as u64 + 1..)
-            .map(|(e, seq)| (seq, e.clone()))
+            .map(|(e, seq)| (seq, StreamResponse::clone(e)))
             .collect())
     }
 

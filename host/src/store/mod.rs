@@ -70,16 +70,18 @@ pub enum StoreError {
 }
 
 /// One atomic write of a task.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TaskWrite<'a> {
     /// The agent that owns the task. Set on create; ignored on update.
     pub agent: &'a str,
-    /// The complete new snapshot.
-    pub task: &'a Task,
+    /// The complete new snapshot. Shared, so that a store which keeps
+    /// snapshots in memory keeps this one instead of a copy.
+    pub task: Arc<Task>,
     /// The version this write is based on; `0` creates the task.
     pub expected_version: u64,
-    /// Events to append to the task's log, in order.
-    pub events: &'a [StreamResponse],
+    /// Events to append to the task's log, in order; shared like `task`
+    /// (the same events go out to the task's live streams).
+    pub events: Vec<Arc<StreamResponse>>,
     /// A message id to claim in `(agent, task.context_id)`. If another task
     /// already claimed it, the write fails with
     /// [`StoreError::DuplicateMessage`].

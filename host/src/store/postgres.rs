@@ -618,7 +618,7 @@ impl ListSql {
 #[async_trait]
 impl Store for PostgresStore {
     async fn write_task(&self, write: TaskWrite<'_>) -> Result<Committed, StoreError> {
-        let task = write.task;
+        let task = &*write.task;
         if task.id.is_empty() {
             return Err(StoreError::Other("a task needs a non-empty id".into()));
         }
@@ -1316,9 +1316,9 @@ mod tests {
     fn create<'a>(t: &'a Task, events: &'a [StreamResponse]) -> TaskWrite<'a> {
         TaskWrite {
             agent: "echo",
-            task: t,
+            task: Arc::new(t.clone()),
             expected_version: 0,
-            events,
+            events: events.iter().cloned().map(Arc::new).collect(),
             claim_message_id: None,
         }
     }

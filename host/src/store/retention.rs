@@ -130,9 +130,9 @@ mod tests {
         store
             .write_task(TaskWrite {
                 agent: "echo",
-                task: t,
+                task: Arc::new(t.clone()),
                 expected_version: 0,
-                events: &[],
+                events: Vec::new(),
                 claim_message_id: None,
             })
             .await

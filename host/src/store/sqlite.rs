@@ -1076,7 +1076,7 @@ fn list_tasks_blocking(conn: &mut Connection, sql: ListSql) -> Result<TaskPage, 
 #[async_trait]
 impl Store for SqliteStore {
     async fn write_task(&self, write: TaskWrite<'_>) -> Result<Committed, StoreError> {
-        let task = write.task;
+        let task = &*write.task;
         if task.id.is_empty() {
             return Err(StoreError::Other("a task needs a non-empty id".into()));
         }
@@ -1499,9 +1499,9 @@ mod tests {
     ) -> TaskWrite<'a> {
         TaskWrite {
             agent: "echo",
-            task: t,
+            task: Arc::new(t.clone()),
             expected_version: version,
-            events,
+            events: events.iter().cloned().map(Arc::new).collect(),
             claim_message_id: claim,
         }
     }
