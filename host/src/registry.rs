@@ -7,7 +7,7 @@
 //! reload keeps the last good version serving and records the error.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -16,26 +16,27 @@ use serde::Serialize;
 use crate::agent::{Agent, AgentInfo};
 use crate::model::Timestamp;
 
-/// One loaded version of an agent.
+/// One loaded version of an agent. Cheap to clone (every request takes
+/// one from the registry): the parts are shared.
 #[derive(Clone)]
 pub struct LoadedAgent {
     pub agent: Arc<dyn Agent>,
     /// Read once at load time.
-    pub info: AgentInfo,
+    pub info: Arc<AgentInfo>,
     /// When this version was loaded; the card's Last-Modified.
     pub loaded_at: Timestamp,
     /// Where it came from (a `.wasm` file), if anywhere.
-    pub source: Option<PathBuf>,
+    pub source: Option<Arc<Path>>,
 }
 
 impl LoadedAgent {
     /// Wrap an agent, reading its info now.
     pub fn new(agent: Arc<dyn Agent>, source: Option<PathBuf>) -> Self {
         LoadedAgent {
-            info: agent.info(),
+            info: Arc::new(agent.info()),
             agent,
             loaded_at: Timestamp::now(),
-            source,
+            source: source.map(Arc::from),
         }
     }
 }

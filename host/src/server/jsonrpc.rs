@@ -359,6 +359,11 @@ fn from_params<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {
 /// Deserializes `v`, turning a failure into invalid params that names the
 /// offending field as a dotted path (`message.parts[0]`, `message.messageId`).
 pub(crate) fn deserialize_value<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+    // Valid params first, without tracking the path: the tracker copies
+    // every key it passes. Only a failure is read again to name the field.
+    if let Ok(t) = T::deserialize(&v) {
+        return Ok(t);
+    }
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
