@@ -1046,7 +1046,7 @@ impl TaskManager {
             next.history.push(message.clone());
             next.status = TaskStatus::new(TaskState::Working, None);
             let events = [Arc::new(status_event(&next))];
-            let next = Arc::new(next);
+            let next = shared_snapshot(next);
             let queued = self
                 .prequeue(
                     task_id,
@@ -1363,7 +1363,7 @@ impl TaskManager {
             events.push(Arc::new(StreamResponse::Task(next.clone())));
         }
         events.extend(change(&mut next).into_iter().map(Arc::new));
-        let next = Arc::new(next);
+        let next = shared_snapshot(next);
         let write = TaskWrite {
             agent: &live.agent,
             task: Arc::clone(&next),
@@ -1489,7 +1489,7 @@ impl TaskManager {
                 let mut next = Task::clone(&st.task);
                 next.history.push(reply.clone());
                 next.status = TaskStatus::new(TaskState::Completed, None);
-                let next = Arc::new(next);
+                let next = shared_snapshot(next);
                 let events = [Arc::new(StreamResponse::Message(reply.clone()))];
                 let committed = self
                     .inner
@@ -2436,6 +2436,15 @@ fn agent_message(task: &Task, parts: Vec<Part>) -> Message {
     m.task_id = Some(task.id.clone());
     m.context_id = Some(task.context_id.clone());
     m
+}
+
+/// A new snapshot, ready to share. The memory store keeps it as it is for
+/// as long as it keeps the task, so the spare capacity its lists grew by
+/// (a push doubles it) is given back first.
+fn shared_snapshot(mut task: Task) -> Arc<Task> {
+    task.history.shrink_to_fit();
+    task.artifacts.shrink_to_fit();
+    Arc::new(task)
 }
 
 fn status_event(task: &Task) -> StreamResponse {
