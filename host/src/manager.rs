@@ -805,10 +805,8 @@ impl TaskManager {
             .lock()
             .get(&task.id)
             .and_then(Weak::upgrade);
-        if self.inner.shared {
-            let published = vec![(committed.first_seq, StreamResponse::clone(&event))];
-            self.publish(&task.id, published).await;
-        }
+        self.publish(&task.id, committed.first_seq, std::slice::from_ref(&event))
+            .await;
         if let Some(channel) = channel {
             channel.send(SequencedEvent {
                 seq: Some(committed.first_seq),
@@ -1045,7 +1043,7 @@ impl TaskManager {
             let mut next = task.clone();
             next.history.push(message.clone());
             next.status = TaskStatus::new(TaskState::Working, None);
-            let events = [Arc::new(status_event(&next))];
+            let events = vec![Arc::new(status_event(&next))];
             let next = shared_snapshot(next);
             let queued = self
                 .prequeue(
@@ -1063,7 +1061,7 @@ impl TaskManager {
                     agent: agent_name,
                     task: Arc::clone(&next),
                     expected_version: stored.version,
-                    events: events.to_vec(),
+                    events: events.clone(),
                     claim_message_id: claim.then_some(message.message_id.as_str()),
                 })
                 .await;
@@ -1092,10 +1090,7 @@ impl TaskManager {
                 accepted_output_modes,
                 spent: TaskUsage::of(&stored.task, stored.last_seq),
             };
-            if self.inner.shared {
-                let published = vec![(committed.first_seq, StreamResponse::clone(&events[0]))];
-                self.publish(task_id, published).await;
-            }
+            self.publish(task_id, committed.first_seq, &events).await;
             let live_state = LiveState {
                 task: next,
                 version: committed.version,
@@ -1376,26 +1371,15 @@ impl TaskManager {
                 st.task = next;
                 st.version = committed.version;
                 st.started = true;
-                let published: Vec<(u64, StreamResponse)> = if self.inner.shared {
-                    events
-                        .iter()
-                        .enumerate()
-                        .map(|(i, e)| (committed.first_seq + i as u64, StreamResponse::clone(e)))
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                for (i, event) in events.into_iter().enumerate() {
-                    let seq = committed.first_seq + i as u64;
+                for (seq, event) in (committed.first_seq..).zip(&events) {
                     st.last_seq = seq;
                     live.channel.send(SequencedEvent {
                         seq: Some(seq),
-                        event,
+                        event: Arc::clone(event),
                     });
                 }
-                if self.inner.shared {
-                    self.publish(&live.task_id, published).await;
-                }
+                self.publish(&live.task_id, committed.first_seq, &events)
+                    .await;
                 Ok(())
             }
             Err(e) => {
@@ -1490,7 +1474,7 @@ impl TaskManager {
                 next.history.push(reply.clone());
                 next.status = TaskStatus::new(TaskState::Completed, None);
                 let next = shared_snapshot(next);
-                let events = [Arc::new(StreamResponse::Message(reply.clone()))];
+                let events = vec![Arc::new(StreamResponse::Message(reply.clone()))];
                 let committed = self
                     .inner
                     .store
@@ -1498,7 +1482,7 @@ impl TaskManager {
                         agent: &live.agent,
                         task: Arc::clone(&next),
                         expected_version: st.version,
-                        events: events.to_vec(),
+                        events: events.clone(),
                         claim_message_id: st.creating_claim(),
                     })
                     .await
@@ -1509,15 +1493,12 @@ impl TaskManager {
                 st.last_seq = committed.first_seq;
                 st.turn_over = true;
                 live.turn_over.store(true, Ordering::SeqCst);
-                let [event] = events;
-                if self.inner.shared {
-                    let published = vec![(committed.first_seq, StreamResponse::clone(&event))];
-                    self.publish(&live.task_id, published).await;
-                }
                 live.channel.send(SequencedEvent {
                     seq: Some(committed.first_seq),
-                    event,
+                    event: Arc::clone(&events[0]),
                 });
+                self.publish(&live.task_id, committed.first_seq, &events)
+                    .await;
                 live.settled.send_replace(Some(Settled::Reply(reply)));
                 Ok(())
             }
@@ -1787,10 +1768,18 @@ impl TaskManager {
             .flatten()
     }
 
-    /// Copies committed events to the bus. A failure is logged, not
-    /// returned: the events are stored, and streams elsewhere catch up from
-    /// the store.
-    async fn publish(&self, task_id: &str, events: Vec<(u64, StreamResponse)>) {
+    /// Copies committed events, numbered from `first_seq`, to the bus when
+    /// processes share the work (alone, nobody else reads them). A failure
+    /// is logged, not returned: the events are stored, and streams
+    /// elsewhere catch up from the store.
+    async fn publish(&self, task_id: &str, first_seq: u64, events: &[Arc<StreamResponse>]) {
+        if !self.inner.shared {
+            return;
+        }
+        let events: Vec<(u64, StreamResponse)> = (first_seq..)
+            .zip(events)
+            .map(|(seq, e)| (seq, StreamResponse::clone(e)))
+            .collect();
         if let Err(e) = self.inner.bus.publish_events(task_id, &events).await {
             tracing::warn!(task = %task_id, error = %e, "could not publish events on the bus");
         }
