@@ -45,9 +45,12 @@
 //! - A **checkpointer thread** with its own connection copies the WAL into
 //!   the database file (`PRAGMA wal_checkpoint(PASSIVE)`) once it is long
 //!   or a second old, so the copy and its `fsync`s do not stall the commit
-//!   that happens to cross SQLite's auto-checkpoint threshold (replaced by
-//!   a much higher one, as a backstop); the committer then copies what
-//!   came in meanwhile and starts the WAL over (see `spawn_checkpointer`).
+//!   that happens to cross SQLite's auto-checkpoint threshold (turned off:
+//!   the writer only counts the WAL's frames); the committer then copies
+//!   what came in meanwhile and starts the WAL over (see
+//!   `spawn_checkpointer`). Writers that outpace the checkpointer's copy
+//!   wait for the committer's own checkpoint once the WAL is four times as
+//!   long, on the blocking pool, instead of growing it further.
 //!
 //! A caller that stops waiting (its future is dropped) does not undo a
 //! write that it queued: the committer, a task of its own, commits or fails
@@ -223,6 +226,9 @@ struct Shared {
     wal_long: AtomicBool,
     /// Frames in the WAL after the writer's last commit.
     wal_frames: Arc<AtomicI64>,
+    /// Whether the checkpointer thread is checkpointing right now (and so
+    /// may hold SQLite's checkpoint lock).
+    checkpointing: AtomicBool,
 }
 
 impl SqliteStore {
@@ -247,23 +253,16 @@ impl SqliteStore {
         configure_writer(&conn).map_err(|e| open_error(&shown, e))?;
         migrate(&mut conn, &shown)?;
         // In place of SQLite's auto-checkpoint: the writer only counts the
-        // WAL's frames, and checkpoints by itself only as a backstop; the
-        // checkpointer thread does the work off the request path.
+        // WAL's frames; the checkpointer thread and the committer, between
+        // two batches, do the copying. Nothing here may fail: a WAL hook's
+        // error is reported as the COMMIT's although the commit happened
+        // (the batch would be retried and its new tasks refused as
+        // existing), and a checkpoint in here would also stall the async
+        // worker the batch commits on.
         let wal_frames = Arc::new(AtomicI64::new(0));
         let frames = wal_frames.clone();
-        conn.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages| {
+        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages| {
             frames.store(i64::from(pages), Ordering::Relaxed);
-            if i64::from(pages) >= AUTOCHECKPOINT_PAGES {
-                // Never pass a failure on: the hook runs after the commit,
-                // and an error from it makes SQLite report the COMMIT as
-                // failed although it happened (the batch would be retried
-                // and its new tasks refused as existing). A checkpoint
-                // that fails (the checkpointer's own may be running: BUSY)
-                // is tried again at the next commit or by the checkpointer.
-                if let Err(e) = wal.checkpoint() {
-                    tracing::debug!(error = %e, "SQLite backstop checkpoint failed; retrying later");
-                }
-            }
             Ok(())
         }))
         .map_err(|e| open_error(&shown, e))?;
@@ -308,6 +307,7 @@ impl SqliteStore {
                 queue: SyncMutex::new(WriteQueue::default()),
                 wal_long: AtomicBool::new(false),
                 wal_frames,
+                checkpointing: AtomicBool::new(false),
             }),
         }
     }
@@ -394,9 +394,15 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// WAL frames (4 KiB pages) after which the WAL is copied into the
 /// database file and started over (see [`spawn_checkpointer`]).
 const RESTART_FRAMES: i64 = 8_192;
-/// WAL pages after which a committing writer checkpoints by itself, should
-/// the checkpointer fall behind.
-const AUTOCHECKPOINT_PAGES: i64 = 4 * RESTART_FRAMES;
+/// WAL frames at which the committer starts the WAL over without waiting
+/// for the checkpointer: writes that arrive faster than the checkpointer
+/// copies wait for the committer's checkpoint instead of growing the WAL.
+/// (At half this, a single client's commits of ~12 frames each sometimes
+/// outran a slow `fsync` of the checkpointer's, and waited for it.)
+const FORCED_RESTART_FRAMES: i64 = 4 * RESTART_FRAMES;
+/// How long the committer's checkpoint waits for the checkpointer's to
+/// finish (SQLite does not wait for another checkpoint by itself).
+const RESTART_WAIT: Duration = Duration::from_secs(1);
 
 /// Starts the thread that checkpoints the WAL, on a connection of its own,
 /// once it holds [`RESTART_FRAMES`] frames or every [`CHECKPOINT_EVERY`].
@@ -435,11 +441,13 @@ fn spawn_checkpointer(shared: &Arc<Shared>, conn: Connection) -> std::io::Result
                     continue;
                 }
                 last = std::time::Instant::now();
+                shared.checkpointing.store(true, Ordering::SeqCst);
                 let done = if long {
                     catch_up(&conn, &shared.wal_frames)
                 } else {
                     passive_checkpoint(&conn)
                 };
+                shared.checkpointing.store(false, Ordering::SeqCst);
                 match done {
                     Ok(()) if long => shared.wal_long.store(true, Ordering::Relaxed),
                     Ok(()) => {}
@@ -656,7 +664,9 @@ async fn commit_queued(shared: Arc<Shared>) {
     let mut conn: OwnedMutexGuard<Connection> = shared.writer.clone().lock_owned().await;
     loop {
         gather(&shared).await;
-        let restart = shared.wal_long.swap(false, Ordering::Relaxed);
+        let frames = shared.wal_frames.load(Ordering::Relaxed);
+        let forced = frames >= FORCED_RESTART_FRAMES;
+        let restart = shared.wal_long.swap(false, Ordering::Relaxed) || forced;
         let batch = {
             let mut q = shared.queue.lock();
             if q.pending.is_empty() {
@@ -679,15 +689,50 @@ async fn commit_queued(shared: Arc<Shared>) {
             commit_batch(&mut conn, batch, Lock::IfFree)
         };
         if let Some(batch) = batch {
+            let for_restart = shared.clone();
+            if forced {
+                tracing::debug!(frames, "the WAL outgrew the checkpointer; starting it over");
+            }
             let done = on_blocking_pool(conn, move |c| {
-                if restart && let Err(e) = passive_checkpoint(c) {
-                    tracing::debug!(error = %e, "SQLite checkpoint failed; retrying later");
+                if restart {
+                    restart_checkpoint(c, &for_restart);
                 }
                 commit_batch(c, batch, Lock::Wait);
             });
             match done.await {
                 Ok((back, ())) => conn = back,
                 Err(_) => return,
+            }
+        }
+    }
+}
+
+/// The committer's checkpoint before the batch that starts the WAL over:
+/// copies what the checkpointer has not. While the checkpointer thread's
+/// own checkpoint holds SQLite's checkpoint lock, a `PASSIVE` checkpoint is
+/// refused at once (SQLite's busy handler does not wait for that lock), so
+/// this waits for it, up to [`RESTART_WAIT`]: writes that outpace the
+/// checkpointer wait here rather than lengthen the WAL. A lock held by
+/// anyone else (another process) is not waited for.
+fn restart_checkpoint(conn: &Connection, shared: &Shared) {
+    let deadline = std::time::Instant::now() + RESTART_WAIT;
+    loop {
+        // The first column is 1 when another checkpoint held the lock.
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)) {
+            Ok(0) => return,
+            Ok(_)
+                if shared.checkpointing.load(Ordering::SeqCst)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(_) => {
+                tracing::debug!("SQLite checkpoint lock still held; the WAL starts over later");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "SQLite checkpoint failed; retrying later");
+                return;
             }
         }
     }
@@ -1548,7 +1593,9 @@ mod tests {
 
     /// Under writes that never pause, the WAL is still copied and started
     /// over whenever it holds about [`RESTART_FRAMES`] frames, instead of
-    /// growing for as long as the load lasts.
+    /// growing for as long as the load lasts; writes that outpace the
+    /// checkpointer (a release build here) wait for the committer's
+    /// checkpoint at [`FORCED_RESTART_FRAMES`].
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_starts_over_under_steady_writes() {
         let dir = tempfile::tempdir().unwrap();
@@ -1585,17 +1632,25 @@ mod tests {
         for w in writers {
             w.await.unwrap();
         }
-        assert!(most < 2 * RESTART_FRAMES, "the WAL reached {most} frames");
+        // Past FORCED_RESTART_FRAMES, only the batch that crossed it (a
+        // few dozen frames here) commits before the committer's own
+        // checkpoint starts the WAL over.
+        assert!(
+            most < FORCED_RESTART_FRAMES + 1_024,
+            "the WAL reached {most} frames"
+        );
     }
 
-    /// A commit that takes the WAL past the backstop threshold while
+    /// Writes that take the WAL past [`FORCED_RESTART_FRAMES`] while
     /// another connection holds SQLite's checkpoint lock (the
-    /// checkpointer's own checkpoint, on a slow disk) still succeeds, once.
-    /// The backstop checkpoint fails with BUSY there; its error used to
-    /// become the COMMIT's, although the commit had happened: the batch was
-    /// retried and its new tasks refused as already existing.
+    /// checkpointer's own checkpoint, on a slow disk) still succeed, once
+    /// each: the committer's checkpoint waits for the lock, gives up, and
+    /// the batch commits. (The backstop checkpoint this replaced ran in the
+    /// WAL hook, whose error SQLite reported as the COMMIT's although the
+    /// commit had happened: the batch was retried and its new tasks
+    /// refused as already existing.)
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_busy_backstop_checkpoint_does_not_fail_the_commit() {
+    async fn writes_past_the_wal_limit_succeed_while_a_checkpoint_holds_the_lock() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tasks.db");
         let store = SqliteStore::open(&path).unwrap();
@@ -1623,11 +1678,11 @@ mod tests {
             .expect("the checkpoint waits for the write lock");
         writer.execute_batch("ROLLBACK").unwrap();
 
-        // ~16 WAL frames per write: about 2,000 writes cross the threshold.
+        // ~16 WAL frames per write: about 2,000 writes cross the limit.
         let mut t = task("t", TaskState::Working);
         t.history = vec![Message::user_text("x".repeat(60_000))];
         let (mut written, mut after) = (0, 0);
-        while after < 20 {
+        while after < 3 {
             t.id = format!("t{written}");
             let result = store.write_task(write(&t, 0, &[], None)).await;
             assert!(
@@ -1636,7 +1691,7 @@ mod tests {
                 store.shared.wal_frames.load(Ordering::Relaxed)
             );
             written += 1;
-            if store.shared.wal_frames.load(Ordering::Relaxed) >= AUTOCHECKPOINT_PAGES {
+            if store.shared.wal_frames.load(Ordering::Relaxed) >= FORCED_RESTART_FRAMES {
                 after += 1;
             }
         }
