@@ -32,6 +32,7 @@ pub mod client;
 pub mod compat;
 pub mod config;
 pub mod error;
+mod log_throttle;
 pub mod manager;
 pub mod model;
 pub mod registry;

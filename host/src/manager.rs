@@ -67,6 +67,7 @@ use crate::agent::{
 };
 use crate::bus::{Bus, Job, JobOutcome, JobTicket, LocalBus, Worker};
 use crate::error::A2aError;
+use crate::log_throttle::log_throttled;
 use crate::model::{
     CancelTaskRequest, GetTaskRequest, ListTaskPushConfigsRequest, ListTaskPushConfigsResponse,
     ListTasksRequest, ListTasksResponse, Message, Part, Role, SendMessageRequest,
@@ -1273,7 +1274,7 @@ impl TaskManager {
                     if let Ok(mut st) = live.state.try_lock()
                         && let Err(e) = self.write_created(&live, &mut st).await
                     {
-                        tracing::error!(task = %live.task_id, error = %e, "could not write a new task");
+                        log_write_created_error(&live.task_id, &e);
                     }
                 }
                 _ = live.cancel.cancelled() => {
@@ -1307,7 +1308,9 @@ impl TaskManager {
                      fail, reject, request_input, request_auth or reply)"
                         .to_string(),
                 ));
-                tracing::info!(task = %live.task_id, agent = %live.agent, %state, reason = %text, "turn ended by the host");
+                // The reason is in the task; the log gets a sample (an
+                // outage or a broken agent would end every task this way).
+                log_throttled!(info, task = %live.task_id, agent = %live.agent, %state, reason = %text, "turn ended by the host");
                 let status =
                     TaskStatus::new(state, Some(agent_message(&st.task, vec![Part::text(text)])));
                 let result = self
@@ -1317,7 +1320,7 @@ impl TaskManager {
                     })
                     .await;
                 if let Err(e) = result {
-                    tracing::error!(task = %live.task_id, error = %e, "could not record the end of a turn");
+                    log_throttled!(error, task = %live.task_id, error = %e, "could not record the end of a turn");
                 }
                 st.turn_over = true;
                 live.turn_over.store(true, Ordering::SeqCst);
@@ -1436,7 +1439,7 @@ impl TaskManager {
         for live in waiting {
             let mut st = live.state.lock().await;
             if let Err(e) = self.write_created(&live, &mut st).await {
-                tracing::error!(task = %live.task_id, error = %e, "could not write a new task");
+                log_write_created_error(&live.task_id, &e);
             }
         }
     }
@@ -1781,7 +1784,7 @@ impl TaskManager {
             .map(|(seq, e)| (seq, StreamResponse::clone(e)))
             .collect();
         if let Err(e) = self.inner.bus.publish_events(task_id, &events).await {
-            tracing::warn!(task = %task_id, error = %e, "could not publish events on the bus");
+            log_throttled!(warn, task = %task_id, error = %e, "could not publish events on the bus");
         }
     }
 
@@ -2487,6 +2490,12 @@ fn store_action_error(e: StoreError) -> ActionError {
         ),
         other => ActionError::Internal(other.to_string()),
     }
+}
+
+/// Logs a failed write of a new task: once per task while the store is
+/// down, so at most a few lines per window (see [`log_throttled`]).
+fn log_write_created_error(task_id: &str, error: &StoreError) {
+    log_throttled!(error, task = %task_id, %error, "could not write a new task");
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {

@@ -16,6 +16,7 @@ use super::component::{Compiled, LoadError, RuntimeInner};
 use super::http::{Allowlist, OutboundHttp};
 use super::policy::AgentPolicy;
 use crate::agent::{Agent, AgentError, AgentInfo, TaskContext, TaskUsage};
+use crate::log_throttle::log_throttled;
 use crate::model::AgentSkill;
 
 /// Total bytes of text a card may carry (all strings together) by default;
@@ -255,7 +256,7 @@ impl AgentInner {
             }
             Ended::Instantiate(e) | Ended::Trapped(e) => {
                 let reason = self.describe_trap(&e, state);
-                tracing::warn!(agent = state.agent(), task = state.task(), "{reason}");
+                log_throttled!(warn, agent = state.agent(), task = state.task(), "{reason}");
                 Err(AgentError::Failed(reason))
             }
             Ended::TimedOut => {
@@ -264,7 +265,7 @@ impl AgentInner {
                     self.name,
                     fmt_duration(limits.timeout)
                 );
-                tracing::warn!(agent = state.agent(), task = state.task(), "{reason}");
+                log_throttled!(warn, agent = state.agent(), task = state.task(), "{reason}");
                 Err(AgentError::Failed(reason))
             }
             Ended::Stopped => {
@@ -336,7 +337,7 @@ impl AgentInner {
                  (limits.max_queued)",
                 limits.max_queued
             );
-            tracing::warn!(agent = %name, task = ctx.task_id(), "{reason}");
+            log_throttled!(warn, agent = %name, task = ctx.task_id(), "{reason}");
             AgentError::Failed(reason)
         })?;
         let deadline = tokio::time::Instant::now() + limits.queue_timeout;
@@ -355,7 +356,7 @@ impl AgentInner {
                         limits.max_concurrent,
                         fmt_duration(limits.queue_timeout)
                     );
-                    tracing::warn!(agent = %name, task = ctx.task_id(), "{reason}");
+                    log_throttled!(warn, agent = %name, task = ctx.task_id(), "{reason}");
                     return Err(AgentError::Failed(reason));
                 }
             },
@@ -373,7 +374,7 @@ impl AgentInner {
                         self.runtime.total_turns,
                         fmt_duration(limits.queue_timeout)
                     );
-                    tracing::warn!(agent = %name, task = ctx.task_id(), "{reason}");
+                    log_throttled!(warn, agent = %name, task = ctx.task_id(), "{reason}");
                     return Err(AgentError::Failed(reason));
                 }
             },
