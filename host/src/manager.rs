@@ -2492,8 +2492,9 @@ fn store_action_error(e: StoreError) -> ActionError {
     }
 }
 
-/// Logs a failed write of a new task: once per task while the store is
-/// down, so at most a few lines per window (see [`log_throttled`]).
+/// Logs a failed write of a new task. Both places that write one call
+/// this, so they share one throttle: a store that is down fails every new
+/// task, and the log gets a few lines per window (see [`log_throttled`]).
 fn log_write_created_error(task_id: &str, error: &StoreError) {
     log_throttled!(error, task = %task_id, %error, "could not write a new task");
 }

@@ -245,7 +245,8 @@ impl AgentInner {
                 Err(AgentError::Rejected(m))
             }
             Ended::Instantiate(e) if !state.limiter.exceeded => {
-                tracing::error!(
+                log_throttled!(
+                    error,
                     agent = state.agent(),
                     task = state.task(),
                     "cannot instantiate: {e:#}"
