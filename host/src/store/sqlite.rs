@@ -187,6 +187,14 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX tasks_by_context ON tasks (agent, context_id, status_ms, id);
     CREATE INDEX tasks_by_state ON tasks (agent, state, status_ms, id);
     ",
+    // 4: the events of one write in one row. `seq` is the row's last
+    // sequence number and `n` how many events it holds: `event` is one event
+    // when `n` is 1 (every row written before), else a JSON array of `n`.
+    // One row instead of one per event: fewer inserts, key entries and
+    // foreign-key look-ups per task write (an echo task writes two events).
+    "
+    ALTER TABLE task_events ADD COLUMN n INTEGER NOT NULL DEFAULT 1;
+    ",
 ];
 
 /// Terminal tasks due for deletion, oldest first; `?1` is the cutoff and
@@ -640,7 +648,11 @@ struct EncodedWrite {
     status_ms: i64,
     expected_version: u64,
     snapshot: String,
-    events: Vec<String>,
+    /// How many events the write appends.
+    event_count: u64,
+    /// Their `task_events.event` text: the event itself when there is one,
+    /// else a JSON array of them.
+    events: Option<String>,
     claim: Option<String>,
 }
 
@@ -842,7 +854,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Queued>, lock: Lock) -> Option
     if lock == Lock::IfFree {
         let _ = conn.busy_timeout(Duration::ZERO);
     }
-    let begun = conn.execute_batch("BEGIN IMMEDIATE");
+    let begun = run_cached(conn, "BEGIN IMMEDIATE");
     if lock == Lock::IfFree {
         let _ = conn.busy_timeout(BUSY_TIMEOUT);
         if begun.as_ref().is_err_and(is_busy) {
@@ -859,7 +871,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Queued>, lock: Lock) -> Option
                 Err(WriteFailure::Broken(e)) => return Err(e),
             }
         }
-        conn.execute_batch("COMMIT")?;
+        run_cached(conn, "COMMIT")?;
         Ok(results)
     });
     match outcome {
@@ -874,7 +886,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Queued>, lock: Lock) -> Option
                 // Nothing of the batch is kept. (A failed ROLLBACK leaves
                 // the connection to SQLite's own recovery: the next BEGIN
                 // fails and says why.)
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = run_cached(conn, "ROLLBACK");
             }
             match lock {
                 Lock::IfFree => Some(batch),
@@ -893,6 +905,13 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Queued>, lock: Lock) -> Option
             }
         }
     }
+}
+
+/// Runs one statement from the connection's statement cache: `BEGIN` and
+/// `COMMIT` run for every batch, and `execute_batch` would compile them
+/// each time.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
@@ -922,7 +941,20 @@ impl From<rusqlite::Error> for WriteFailure {
 fn write_one(tx: &Connection, w: &EncodedWrite) -> Result<Committed, WriteFailure> {
     let checked = check_write(tx, w).map_err(WriteFailure::Refused)?;
     let (version, last_seq) = (checked.version, checked.last_seq);
-    apply_write(tx, w, checked).map_err(WriteFailure::Broken)?;
+    // A new task's id is checked by the primary key: SQLite checks every
+    // constraint of a row before it writes any of it, so when the task row
+    // is refused nothing has changed yet.
+    write_task_row(tx, w, &checked).map_err(|e| {
+        if w.expected_version == 0
+            && e.sqlite_error()
+                .is_some_and(|e| e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+        {
+            WriteFailure::Refused(StoreError::AlreadyExists(w.id.clone()))
+        } else {
+            WriteFailure::Broken(e.into())
+        }
+    })?;
+    write_events_and_claim(tx, w, &checked).map_err(WriteFailure::Broken)?;
     Ok(Committed {
         version,
         first_seq: last_seq + 1,
@@ -942,6 +974,16 @@ struct Checked {
 /// The checks of a task write, which change nothing: the version, and the
 /// message id's claim.
 fn check_write(tx: &Connection, w: &EncodedWrite) -> Result<Checked, StoreError> {
+    if w.expected_version == 0 {
+        // Whether the id is taken, the INSERT's primary key tells
+        // (`write_one`): one B-tree search per new task instead of two.
+        check_claim(tx, w, &w.agent)?;
+        return Ok(Checked {
+            version: 1,
+            last_seq: 0,
+            owner: None,
+        });
+    }
     let current: Option<(String, u64, u64)> = tx
         .prepare_cached("SELECT agent, version, last_seq FROM tasks WHERE id = ?1")?
         .query_row([&w.id], |r| {
@@ -952,52 +994,55 @@ fn check_write(tx: &Connection, w: &EncodedWrite) -> Result<Checked, StoreError>
             ))
         })
         .optional()?;
-    let (agent, last_seq) = match (current, w.expected_version) {
-        (Some(_), 0) => return Err(StoreError::AlreadyExists(w.id.clone())),
-        (None, 0) => (None, 0),
-        (None, _) => return Err(StoreError::NotFound(w.id.clone())),
-        (Some((_, actual, _)), expected) if actual != expected => {
+    let (agent, last_seq) = match current {
+        None => return Err(StoreError::NotFound(w.id.clone())),
+        Some((_, actual, _)) if actual != w.expected_version => {
             return Err(StoreError::Conflict {
                 task_id: w.id.clone(),
-                expected,
+                expected: w.expected_version,
                 actual,
             });
         }
-        (Some((agent, _, last_seq)), _) => (Some(agent), last_seq),
+        Some((agent, _, last_seq)) => (agent, last_seq),
     };
-
-    if let Some(message_id) = &w.claim {
-        let agent = agent.as_deref().unwrap_or(&w.agent);
-        let holder: Option<String> = tx
-            .prepare_cached(
-                "SELECT task_id FROM message_ids \
-                 WHERE agent = ?1 AND context_id = ?2 AND message_id = ?3",
-            )?
-            .query_row(params![agent, w.context_id, message_id], |r| r.get(0))
-            .optional()?;
-        if let Some(holder) = holder {
-            return Err(StoreError::DuplicateMessage {
-                message_id: message_id.clone(),
-                task_id: holder,
-            });
-        }
-    }
+    check_claim(tx, w, &agent)?;
     Ok(Checked {
         version: w.expected_version + 1,
         last_seq,
-        owner: agent,
+        owner: Some(agent),
     })
 }
 
-/// The changes of a checked task write.
-fn apply_write(tx: &Connection, w: &EncodedWrite, checked: Checked) -> Result<(), StoreError> {
-    let Checked {
-        version,
-        last_seq,
-        owner,
-    } = checked;
-    let agent = owner.as_deref().unwrap_or(&w.agent);
-    let new_last_seq = last_seq + w.events.len() as u64;
+/// Whether another task holds the message id the write claims.
+fn check_claim(tx: &Connection, w: &EncodedWrite, agent: &str) -> Result<(), StoreError> {
+    let Some(message_id) = &w.claim else {
+        return Ok(());
+    };
+    let holder: Option<String> = tx
+        .prepare_cached(
+            "SELECT task_id FROM message_ids \
+             WHERE agent = ?1 AND context_id = ?2 AND message_id = ?3",
+        )?
+        .query_row(params![agent, w.context_id, message_id], |r| r.get(0))
+        .optional()?;
+    match holder {
+        Some(holder) => Err(StoreError::DuplicateMessage {
+            message_id: message_id.clone(),
+            task_id: holder,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The task row of a checked write: inserted (a new task) or updated.
+fn write_task_row(
+    tx: &Connection,
+    w: &EncodedWrite,
+    checked: &Checked,
+) -> Result<(), rusqlite::Error> {
+    let agent = checked.owner.as_deref().unwrap_or(&w.agent);
+    let version = checked.version as i64;
+    let new_last_seq = (checked.last_seq + w.event_count) as i64;
     let now = now_millis();
     if w.expected_version == 0 {
         tx.prepare_cached(
@@ -1010,8 +1055,8 @@ fn apply_write(tx: &Connection, w: &EncodedWrite, checked: Checked) -> Result<()
             w.context_id,
             w.state,
             w.status_ms,
-            version as i64,
-            new_last_seq as i64,
+            version,
+            new_last_seq,
             now,
             w.snapshot
         ])?;
@@ -1025,18 +1070,29 @@ fn apply_write(tx: &Connection, w: &EncodedWrite, checked: Checked) -> Result<()
             w.context_id,
             w.state,
             w.status_ms,
-            version as i64,
-            new_last_seq as i64,
+            version,
+            new_last_seq,
             now,
             w.snapshot
         ])?;
     }
-    if !w.events.is_empty() {
-        let mut insert =
-            tx.prepare_cached("INSERT INTO task_events (task_id, seq, event) VALUES (?1, ?2, ?3)")?;
-        for (event, seq) in w.events.iter().zip(last_seq + 1..) {
-            insert.execute(params![w.id, seq as i64, event])?;
-        }
+    Ok(())
+}
+
+/// The rest of a checked write, after its task row: its events (one row,
+/// schema step 4) and the claim of its message id.
+fn write_events_and_claim(
+    tx: &Connection,
+    w: &EncodedWrite,
+    checked: &Checked,
+) -> Result<(), StoreError> {
+    let agent = checked.owner.as_deref().unwrap_or(&w.agent);
+    if let Some(events) = &w.events {
+        let last = checked.last_seq + w.event_count;
+        tx.prepare_cached(
+            "INSERT INTO task_events (task_id, seq, n, event) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![w.id, last as i64, w.event_count as i64, events])?;
     }
     if let Some(message_id) = &w.claim {
         tx.prepare_cached(
@@ -1152,7 +1208,12 @@ impl Store for SqliteStore {
             status_ms: status_millis(task),
             expected_version: write.expected_version,
             snapshot: to_json(task)?,
-            events: write.events.iter().map(to_json).collect::<Result<_, _>>()?,
+            event_count: write.events.len() as u64,
+            events: match write.events.as_slice() {
+                [] => None,
+                [event] => Some(to_json(event)?),
+                events => Some(to_json(&events)?),
+            },
             claim: write.claim_message_id.map(str::to_string),
         };
         let (reply, outcome) = oneshot::channel();
@@ -1211,15 +1272,33 @@ impl Store for SqliteStore {
         };
         let id = task_id.to_string();
         self.read(move |conn| {
+            // A row holds the events up to its `seq` (schema step 4), so
+            // the rows past `after` hold every event past it.
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, event FROM task_events WHERE task_id = ?1 AND seq > ?2 ORDER BY seq",
+                "SELECT seq, n, event FROM task_events WHERE task_id = ?1 AND seq > ?2 \
+                 ORDER BY seq",
             )?;
             let mut rows = stmt.query(params![id, after])?;
             let mut events = Vec::new();
             while let Some(row) = rows.next()? {
-                let seq = row.get::<_, i64>(0)? as u64;
-                let event = json_column(row, 1, || format!("event {seq} of task `{id}`"))?;
-                events.push((seq, event));
+                let last = row.get::<_, i64>(0)? as u64;
+                let n = row.get::<_, i64>(1)?;
+                if n == 1 {
+                    let event = json_column(row, 2, || format!("event {last} of task `{id}`"))?;
+                    events.push((last, event));
+                    continue;
+                }
+                let what = || format!("events up to {last} of task `{id}`");
+                let batch: Vec<StreamResponse> = json_column(row, 2, what)?;
+                let first = (last + 1).checked_sub(batch.len() as u64);
+                let Some(first) = first.filter(|_| n == batch.len() as i64) else {
+                    return Err(StoreError::Other(format!(
+                        "{} hold {} events, not {n}",
+                        what(),
+                        batch.len()
+                    )));
+                };
+                events.extend((first..).zip(batch).filter(|(seq, _)| *seq > after_seq));
             }
             Ok(events)
         })
@@ -1469,9 +1548,11 @@ fn purge_tasks_batch(
         .collect::<Result<Vec<_>, _>>()?;
     let mut report = PurgeReport::default();
     for (id, agent, context_id) in &ids {
+        // A row holds `n` events (schema step 4).
         report.events += tx
-            .prepare_cached("DELETE FROM task_events WHERE task_id = ?1")?
-            .execute([id])? as u64;
+            .prepare_cached("DELETE FROM task_events WHERE task_id = ?1 RETURNING n")?
+            .query_map([id], |r| r.get::<_, i64>(0))?
+            .sum::<Result<i64, _>>()? as u64;
         // A task's claims are in its own context (the key's prefix).
         report.message_claims += tx
             .prepare_cached(PURGE_CLAIMS_SQL)?
@@ -2255,6 +2336,94 @@ mod tests {
         };
         let report = store.purge(&policy, SystemTime::now()).await.unwrap();
         assert_eq!((report.tasks, report.message_claims), (2, 2));
+    }
+
+    /// A file of schema 3 (one row per event) keeps its event rows; events
+    /// written after the upgrade share a row per write, and the log reads
+    /// back whole and gap-free from any point, across both kinds of rows.
+    #[tokio::test]
+    async fn schema_3_event_rows_read_on_beside_batched_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        let mut t = task("t", TaskState::Working);
+        let old: Vec<StreamResponse> = ["one", "two"]
+            .iter()
+            .map(|text| {
+                t.history.push(Message::user_text(*text));
+                event(&t)
+            })
+            .collect();
+        {
+            let raw = file_of_schema(&path, 3);
+            raw.execute(
+                "INSERT INTO tasks (id, agent, context_id, state, status_ms, version, \
+                 last_seq, created_ms, updated_ms, snapshot) \
+                 VALUES ('t', 'echo', 'ctx', 'TASK_STATE_WORKING', 0, 1, 2, 0, 0, ?1)",
+                [serde_json::to_string(&t).unwrap()],
+            )
+            .unwrap();
+            for (seq, e) in (1..).zip(&old) {
+                raw.execute(
+                    "INSERT INTO task_events (task_id, seq, event) VALUES ('t', ?1, ?2)",
+                    params![seq, serde_json::to_string(e).unwrap()],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let new: Vec<StreamResponse> = ["three", "four", "five"]
+            .iter()
+            .map(|text| {
+                t.history.push(Message::user_text(*text));
+                event(&t)
+            })
+            .collect();
+        let committed = store.write_task(write(&t, 1, &new, None)).await.unwrap();
+        assert_eq!((committed.version, committed.first_seq), (2, 3));
+        let single = [event(&t)];
+        let committed = store.write_task(write(&t, 2, &single, None)).await.unwrap();
+        assert_eq!(committed.first_seq, 6);
+        let all: Vec<(u64, StreamResponse)> = (1..)
+            .zip(old.iter().chain(&new).chain(&single).cloned())
+            .collect();
+        for after in 0..=6 {
+            let tail = store.events_after("t", after).await.unwrap();
+            assert_eq!(tail, all[after as usize..].to_vec(), "after {after}");
+        }
+        let rows: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM task_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 4, "two old rows, one per write after");
+        // A purge counts events, not rows.
+        store
+            .write_task(write(&task("t", TaskState::Completed), 3, &[], None))
+            .await
+            .unwrap();
+        let policy = Retention {
+            terminal_tasks: Some(Duration::from_secs(60)),
+            context_state: None,
+        };
+        let report = store.purge(&policy, SystemTime::now()).await.unwrap();
+        assert_eq!((report.tasks, report.events), (1, 6));
+    }
+
+    /// A batched row whose array does not hold the `n` events it claims is
+    /// reported, not read short.
+    #[tokio::test]
+    async fn a_batched_event_row_of_the_wrong_length_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let t = task("t", TaskState::Working);
+        let events = [event(&t), event(&t)];
+        store.write_task(write(&t, 0, &events, None)).await.unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute("UPDATE task_events SET n = 3", [])
+            .unwrap();
+        let err = store.events_after("t", 0).await.unwrap_err().to_string();
+        assert!(err.contains("hold 2 events, not 3"), "{err}");
     }
 
     /// A purge bigger than one batch deletes everything due, batch by batch.
