@@ -66,6 +66,10 @@
 //! `PRAGMA application_id` marks the file as an a2a-host store. Opening a
 //! file that is not SQLite, another application's database, or one written
 //! by a newer a2a-host fails with a [`StoreError`] that says so.
+//!
+//! A task write is one row in `tasks` (inserted or updated), one row in
+//! `task_events` holding all the events it appends (a row's `seq` is its
+//! last event's, `n` how many it holds), and the claim of its message id.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
