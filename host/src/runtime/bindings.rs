@@ -106,7 +106,12 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 /// What one store (one instance, one turn or one card read) carries.
 pub(crate) struct HostState {
     table: ResourceTable,
-    wasi: WasiCtx,
+    /// Made by the guest's first WASI call ([`sandboxed_wasi`]): most turns
+    /// make none (an echo turn calls only task actions), and making one
+    /// seeds random generators twice over (`WasiCtxBuilder::build` starts a
+    /// fresh builder), ~5,500 instructions of a ~200k-instruction echo task
+    /// (callgrind).
+    wasi: Option<WasiCtx>,
     http: WasiHttpCtx,
     hooks: OutboundHttp,
     pub limiter: MemoryLimiter,
@@ -140,21 +145,9 @@ impl HostState {
             p.task.clone(),
             p.max_output_bytes,
         ));
-        // Nothing is granted: no preopened directories, no environment, no
-        // arguments, stdin empty, sockets and name lookups denied. (These are
-        // wasmtime-wasi's defaults too; they are spelled out so that a change
-        // of defaults cannot open anything.)
-        let wasi = WasiCtx::builder()
-            .stdout(GuestOutput::stdout(output.clone()))
-            .stderr(GuestOutput::stderr(output.clone()))
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .socket_addr_check(|_, _| Box::pin(async { false }))
-            .build();
         HostState {
             table: ResourceTable::new(),
-            wasi,
+            wasi: None,
             http: WasiHttpCtx::new(),
             hooks: p.http,
             limiter: MemoryLimiter::new(p.memory_bytes),
@@ -213,10 +206,28 @@ impl HostState {
     }
 }
 
+/// The WASI context of a guest: nothing is granted — no preopened
+/// directories, no environment, no arguments, stdin empty, sockets and name
+/// lookups denied (wasmtime-wasi's defaults too; spelled out so that a
+/// change of defaults cannot open anything) — and stdout and stderr go to
+/// the host's log within the turn's output budget.
+fn sandboxed_wasi(output: &Arc<OutputBudget>) -> WasiCtx {
+    WasiCtx::builder()
+        .stdout(GuestOutput::stdout(output.clone()))
+        .stderr(GuestOutput::stderr(output.clone()))
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(|_, _| Box::pin(async { false }))
+        .build()
+}
+
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self
+                .wasi
+                .get_or_insert_with(|| sandboxed_wasi(&self.output)),
             table: &mut self.table,
         }
     }
