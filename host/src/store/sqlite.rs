@@ -1655,6 +1655,15 @@ mod tests {
         }
     }
 
+    /// Purges the tasks that ended more than a minute ago.
+    async fn purge_ended_a_minute_ago(store: &SqliteStore) -> PurgeReport {
+        let policy = Retention {
+            terminal_tasks: Some(Duration::from_secs(60)),
+            context_state: None,
+        };
+        store.purge(&policy, SystemTime::now()).await.unwrap()
+    }
+
     fn other_error(result: Result<SqliteStore, StoreError>) -> String {
         match result {
             Err(StoreError::Other(message)) => message,
@@ -2334,11 +2343,7 @@ mod tests {
             .unwrap();
         let ids: Vec<&str> = page.tasks.iter().map(|t| t.id.as_str()).collect();
         assert_eq!(ids, ["new", "old"]);
-        let policy = Retention {
-            terminal_tasks: Some(Duration::from_secs(60)),
-            context_state: None,
-        };
-        let report = store.purge(&policy, SystemTime::now()).await.unwrap();
+        let report = purge_ended_a_minute_ago(&store).await;
         assert_eq!((report.tasks, report.message_claims), (2, 2));
     }
 
@@ -2404,11 +2409,7 @@ mod tests {
             .write_task(write(&task("t", TaskState::Completed), 3, &[], None))
             .await
             .unwrap();
-        let policy = Retention {
-            terminal_tasks: Some(Duration::from_secs(60)),
-            context_state: None,
-        };
-        let report = store.purge(&policy, SystemTime::now()).await.unwrap();
+        let report = purge_ended_a_minute_ago(&store).await;
         assert_eq!((report.tasks, report.events), (1, 6));
     }
 
@@ -2467,11 +2468,7 @@ mod tests {
         let mut keep = task("keep", TaskState::Completed);
         keep.status.timestamp = Timestamp::from_unix_millis(now_millis());
         store.write_task(write(&keep, 0, &[], None)).await.unwrap();
-        let policy = Retention {
-            terminal_tasks: Some(Duration::from_secs(60)),
-            context_state: None,
-        };
-        let report = store.purge(&policy, SystemTime::now()).await.unwrap();
+        let report = purge_ended_a_minute_ago(&store).await;
         let n = count as u64;
         assert_eq!(
             report,
