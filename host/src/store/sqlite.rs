@@ -975,8 +975,22 @@ struct Checked {
     owner: Option<String>,
 }
 
-/// The checks of a task write, which change nothing: the version, and the
-/// message id's claim.
+impl Checked {
+    /// The agent the write's rows belong to: the owner, or for a new task
+    /// the writer's.
+    fn agent<'a>(&'a self, w: &'a EncodedWrite) -> &'a str {
+        self.owner.as_deref().unwrap_or(&w.agent)
+    }
+
+    /// The task's last event sequence number after the write.
+    fn new_last_seq(&self, w: &EncodedWrite) -> u64 {
+        self.last_seq + w.event_count
+    }
+}
+
+/// The checks of a task write, which change nothing: an existing task's
+/// version, and the message id's claim. (Whether a new task's id is taken,
+/// its `INSERT` tells: see `write_one`.)
 fn check_write(tx: &Connection, w: &EncodedWrite) -> Result<Checked, StoreError> {
     if w.expected_version == 0 {
         // Whether the id is taken, the INSERT's primary key tells
@@ -1044,9 +1058,9 @@ fn write_task_row(
     w: &EncodedWrite,
     checked: &Checked,
 ) -> Result<(), rusqlite::Error> {
-    let agent = checked.owner.as_deref().unwrap_or(&w.agent);
+    let agent = checked.agent(w);
     let version = checked.version as i64;
-    let new_last_seq = (checked.last_seq + w.event_count) as i64;
+    let new_last_seq = checked.new_last_seq(w) as i64;
     let now = now_millis();
     if w.expected_version == 0 {
         tx.prepare_cached(
@@ -1090,9 +1104,9 @@ fn write_events_and_claim(
     w: &EncodedWrite,
     checked: &Checked,
 ) -> Result<(), StoreError> {
-    let agent = checked.owner.as_deref().unwrap_or(&w.agent);
+    let agent = checked.agent(w);
     if let Some(events) = &w.events {
-        let last = checked.last_seq + w.event_count;
+        let last = checked.new_last_seq(w);
         tx.prepare_cached(
             "INSERT INTO task_events (task_id, seq, n, event) VALUES (?1, ?2, ?3, ?4)",
         )?
@@ -1294,14 +1308,14 @@ impl Store for SqliteStore {
                 }
                 let what = || format!("events up to {last} of task `{id}`");
                 let batch: Vec<StreamResponse> = json_column(row, 2, what)?;
-                let first = (last + 1).checked_sub(batch.len() as u64);
-                let Some(first) = first.filter(|_| n == batch.len() as i64) else {
+                let len = batch.len() as u64;
+                if n != len as i64 || len > last + 1 {
                     return Err(StoreError::Other(format!(
-                        "{} hold {} events, not {n}",
-                        what(),
-                        batch.len()
+                        "{} hold {len} events, not {n}",
+                        what()
                     )));
-                };
+                }
+                let first = last + 1 - len;
                 events.extend((first..).zip(batch).filter(|(seq, _)| *seq > after_seq));
             }
             Ok(events)
