@@ -196,6 +196,33 @@ pub fn reject_v03_shapes(method: &str, params: &Value) -> Result<(), A2aError> {
     }
 }
 
+/// Whether the JSON text of a 1.0 request's params could hold a shape that
+/// [`reject_v03_shapes`] refuses. `false` is a promise that lets the typed
+/// parse read the text directly: none of the keys those checks look for
+/// (`kind`, `file`, `content`, `blocking`, `pushNotification…`) appears as
+/// the start of a string anywhere in it, and no string has a `\u` escape,
+/// the one escape that could spell such a key. A lowercase 0.3 role needs
+/// no screening: the 1.0 `Role` refuses it, and the caller then takes the
+/// checked path. `true` means only "parse into a value and check".
+pub fn may_hold_v03_shapes(json: &str) -> bool {
+    let b = json.as_bytes();
+    memchr::memchr2_iter(b'"', b'\\', b).any(|i| {
+        let rest = &b[i + 1..];
+        if b[i] == b'\\' {
+            return rest.first() == Some(&b'u');
+        }
+        let key: &[u8] = match rest.first() {
+            Some(b'k') => b"kind\"",
+            Some(b'f') => b"file\"",
+            Some(b'c') => b"content\"",
+            Some(b'b') => b"blocking\"",
+            Some(b'p') => b"pushNotification",
+            _ => return false,
+        };
+        rest.starts_with(key)
+    })
+}
+
 fn reject_v03_message(m: &Value, path: &str) -> Result<(), A2aError> {
     let Some(obj) = m.as_object() else {
         return Ok(());

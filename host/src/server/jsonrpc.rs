@@ -27,6 +27,12 @@
 //!    way round, is refused, never misread);
 //! 9. the params deserialize — else -32602 naming the offending field.
 //!
+//! A well-formed 1.0 request is read straight from its text into the
+//! typed envelope and params; whatever that read does not take (a 0.3
+//! key anywhere in the params, a malformed envelope, bad params) is read
+//! into a JSON value and checked step by step, so the answers above are
+//! the same either way (see [`v1_object`]).
+//!
 //! Errors are HTTP 200 with a JSON-RPC error body unless noted above.
 //! Responses are `Content-Type: application/json`. The streaming methods
 //! answer `text/event-stream`, each event a full JSON-RPC response with the
@@ -44,6 +50,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
@@ -79,7 +86,39 @@ pub(super) struct RpcRequest {
     /// `None` for a notification.
     pub(super) id: Option<Value>,
     pub(super) method: String,
-    pub(super) params: Option<Value>,
+    /// The params' JSON text, read by each method into its own type;
+    /// `None` when absent or `null`.
+    pub(super) params: Option<Box<RawValue>>,
+}
+
+impl RpcRequest {
+    /// The params as a JSON value (the 0.3 methods read them so).
+    pub(super) fn params_value(&self) -> Result<Option<Value>, ApiError> {
+        self.params
+            .as_deref()
+            .map(|p| serde_json::from_str(p.get()))
+            .transpose()
+            .map_err(|e| ApiError::new(A2aError::Parse(format!("unreadable `params`: {e}"))))
+    }
+}
+
+/// The envelope as the common case is read: straight from the text, the
+/// params left unparsed.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    jsonrpc: &'a str,
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Value>,
+    method: String,
+    #[serde(borrow)]
+    params: Option<&'a RawValue>,
+}
+
+/// A field that is there, even as `null` (which `Option` would read as
+/// absent: a request with `"id": null` is not a notification).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// What a method produced.
@@ -154,15 +193,35 @@ async fn read_request(
             };
             (status, e)
         })?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        (
-            StatusCode::OK,
-            ApiError::new(A2aError::Parse(format!(
-                "request body is not valid JSON: {e}"
-            ))),
+    parse_request(&bytes).map_err(|e| (StatusCode::OK, e))
+}
+
+/// Steps 4 and 5. A well-formed request (one object, `"jsonrpc": "2.0"`,
+/// a string method, an id of an allowed kind) is read straight from the
+/// text; anything else is read into a value and checked step by step,
+/// which names what is wrong.
+fn parse_request(bytes: &[u8]) -> Result<RpcRequest, ApiError> {
+    // A struct also reads from an array; only an object is a request.
+    if bytes.trim_ascii_start().first() == Some(&b'{')
+        && let Ok(env) = serde_json::from_slice::<Envelope>(bytes)
+        && env.jsonrpc == "2.0"
+        && matches!(
+            env.id,
+            None | Some(Value::String(_) | Value::Number(_) | Value::Null)
         )
+    {
+        return Ok(RpcRequest {
+            id: env.id,
+            method: env.method,
+            params: env.params.map(RawValue::to_owned),
+        });
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(A2aError::Parse(format!(
+            "request body is not valid JSON: {e}"
+        )))
     })?;
-    parse_envelope(value).map_err(|e| (StatusCode::OK, e))
+    parse_envelope(value)
 }
 
 fn parse_envelope(value: Value) -> Result<RpcRequest, ApiError> {
@@ -191,7 +250,12 @@ fn parse_envelope(value: Value) -> Result<RpcRequest, ApiError> {
         Some(_) => return Err(invalid("`method` must be a string")),
         None => return Err(invalid("missing `method`")),
     };
-    let params = obj.remove("params");
+    let params = match obj.remove("params") {
+        None | Some(Value::Null) => None,
+        Some(p) => Some(serde_json::value::to_raw_value(&p).map_err(|e| {
+            ApiError::new(A2aError::Internal(format!("could not keep `params`: {e}")))
+        })?),
+    };
     Ok(RpcRequest { id, method, params })
 }
 
@@ -218,35 +282,33 @@ async fn dispatch_v1(
 ) -> Result<Outcome, ApiError> {
     let m = &app.manager;
     let agent = target.name.as_str();
-    let params = rpc.params;
-    if let Some(p) = &params {
-        compat::reject_v03_shapes(&rpc.method, p)?;
-    }
-    match rpc.method.as_str() {
+    let method = rpc.method.as_str();
+    let params = rpc.params.as_deref();
+    match method {
         "SendMessage" => {
-            let req: SendMessageRequest = required(params)?;
+            let req: SendMessageRequest = required(method, params)?;
             value(m.send_message(agent, req).await)
         }
         "SendStreamingMessage" => {
-            let req: SendMessageRequest = required(params)?;
+            let req: SendMessageRequest = required(method, params)?;
             target.require_streaming()?;
             let stream = m.send_streaming_message(agent, req).await?;
             Ok(Outcome::Stream(stream, Wire::V1))
         }
         "GetTask" => {
-            let req: GetTaskRequest = required(params)?;
+            let req: GetTaskRequest = required(method, params)?;
             value(m.get_task(agent, req).await)
         }
         "ListTasks" => {
-            let req: ListTasksRequest = optional(params)?;
+            let req: ListTasksRequest = optional(method, params)?;
             value(m.list_tasks(agent, req).await)
         }
         "CancelTask" => {
-            let req: CancelTaskRequest = required(params)?;
+            let req: CancelTaskRequest = required(method, params)?;
             value(m.cancel_task(agent, req).await)
         }
         "SubscribeToTask" => {
-            let req: SubscribeToTaskRequest = required(params)?;
+            let req: SubscribeToTaskRequest = required(method, params)?;
             target.require_streaming()?;
             let last = http_util::last_event_id(headers)?;
             Ok(Outcome::Stream(
@@ -255,25 +317,25 @@ async fn dispatch_v1(
             ))
         }
         "CreateTaskPushNotificationConfig" => {
-            let req: TaskPushNotificationConfig = required(params)?;
+            let req: TaskPushNotificationConfig = required(method, params)?;
             value(m.create_push_config(agent, req).await)
         }
         "GetTaskPushNotificationConfig" => {
-            let req: TaskPushConfigRef = required(params)?;
+            let req: TaskPushConfigRef = required(method, params)?;
             value(m.get_push_config(agent, req).await)
         }
         "ListTaskPushNotificationConfigs" => {
-            let req: ListTaskPushConfigsRequest = required(params)?;
+            let req: ListTaskPushConfigsRequest = required(method, params)?;
             value(m.list_push_configs(agent, req).await)
         }
         "DeleteTaskPushNotificationConfig" => {
-            let req: TaskPushConfigRef = required(params)?;
+            let req: TaskPushConfigRef = required(method, params)?;
             m.delete_push_config(agent, req).await?;
             value(Ok(Map::new()))
         }
         "GetExtendedAgentCard" => {
             // Params ({tenant?}) may be left out; still reject bad ones.
-            let _: Map<String, Value> = optional(params)?;
+            let _: Map<String, Value> = optional(method, params)?;
             Err(extended_card_unsupported())
         }
         other if v03::METHODS.contains(&other) => Err(ApiError::new(A2aError::MethodNotFound(
@@ -327,32 +389,56 @@ pub(crate) fn extended_card_unsupported() -> ApiError {
     ))
 }
 
-/// Params that must be present, as an object.
-pub(super) fn required<T: DeserializeOwned>(params: Option<Value>) -> Result<T, ApiError> {
+/// The params of 1.0 method `method`, which must be present.
+fn required<T: DeserializeOwned>(method: &str, params: Option<&RawValue>) -> Result<T, ApiError> {
     match params {
-        None | Some(Value::Null) => Err(ApiError::new(A2aError::invalid(
+        None => Err(ApiError::new(A2aError::invalid(
             "`params` is required for this method",
         ))),
-        Some(v) => from_params(v),
+        Some(p) => from_params(method, p),
     }
 }
 
-/// Params that may be left out (then the defaults apply).
-pub(super) fn optional<T: DeserializeOwned + Default>(
-    params: Option<Value>,
+/// The params of 1.0 method `method`, which may be left out (then the
+/// defaults apply).
+fn optional<T: DeserializeOwned + Default>(
+    method: &str,
+    params: Option<&RawValue>,
 ) -> Result<T, ApiError> {
     match params {
-        None | Some(Value::Null) => Ok(T::default()),
-        Some(v) => from_params(v),
+        None => Ok(T::default()),
+        Some(p) => from_params(method, p),
     }
 }
 
-fn from_params<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {
-    if !v.is_object() {
+fn from_params<T: DeserializeOwned>(method: &str, params: &RawValue) -> Result<T, ApiError> {
+    if !params.get().starts_with('{') {
         return Err(ApiError::new(A2aError::invalid(
             "`params` must be a JSON object (by-name parameters)",
         )));
     }
+    v1_object(method, params.get())
+}
+
+/// A 1.0 request's params (or HTTP+JSON body) of `method`, a JSON object's
+/// text, as `T`: 0.3 shapes refused (see [`compat::reject_v03_shapes`]),
+/// a failure naming the offending field. When the text cannot hold a 0.3
+/// shape, it is read straight into `T`; otherwise, and whenever that read
+/// fails, it is read into a value first, checked, and read again with the
+/// path of a failure tracked — the same answer either way, the fast one
+/// only for well-formed requests.
+pub(crate) fn v1_object<T: DeserializeOwned>(method: &str, json: &str) -> Result<T, ApiError> {
+    if !compat::may_hold_v03_shapes(json)
+        && let Ok(t) = serde_json::from_str(json)
+    {
+        return Ok(t);
+    }
+    let v: Value = serde_json::from_str(json).map_err(|e| {
+        ApiError::new(A2aError::Parse(format!(
+            "request body is not valid JSON: {e}"
+        )))
+    })?;
+    compat::reject_v03_shapes(method, &v)?;
     deserialize_value(v)
 }
 
@@ -419,6 +505,108 @@ mod tests {
             let e = parse_envelope(bad.clone()).err().unwrap();
             assert_eq!(e.error.code(), -32600, "{bad}");
         }
+    }
+
+    #[test]
+    fn requests_read_from_text_keep_their_id_and_params() {
+        let r = parse_request(
+            br#" {"jsonrpc": "2.0", "id": null, "method": "GetTask",
+                                    "params":  {"id": "t"} }"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.id,
+            Some(Value::Null),
+            "an id of null is not a notification"
+        );
+        assert_eq!(r.method, "GetTask");
+        assert_eq!(
+            r.params.as_deref().map(RawValue::get),
+            Some(r#"{"id": "t"}"#)
+        );
+        let r =
+            parse_request(br#"{"method": "GetTask", "params": null, "jsonrpc": "2.0"}"#).unwrap();
+        assert_eq!((r.id, r.params.is_none()), (None, true));
+        // What the text path does not take goes the checked way.
+        let r = parse_request(br#"{"jsonrpc": "2.0", "id": 7, "method": "Get\u0054ask"}"#).unwrap();
+        assert_eq!((r.id, r.method.as_str()), (Some(json!(7)), "GetTask"));
+        for (bad, code) in [
+            (&br#"["2.0", 1, "GetTask", {}]"#[..], -32600),
+            (
+                br#"{"jsonrpc": "2.0", "id": [1], "method": "GetTask"}"#,
+                -32600,
+            ),
+            (
+                br#"{"jsonrpc": "2.0", "id": 1, "method": "GetTask"} x"#,
+                -32700,
+            ),
+            (
+                br#"{"jsonrpc": "2.0", "id": 1, "id": 2, "method": "GetTask"}"#,
+                0,
+            ),
+        ] {
+            match parse_request(bad) {
+                Err(e) => assert_eq!(e.error.code(), code, "{}", String::from_utf8_lossy(bad)),
+                // A repeated member: the value's reading keeps the last.
+                Ok(r) => assert_eq!((code, r.id), (0, Some(json!(2)))),
+            }
+        }
+    }
+
+    #[test]
+    fn params_read_from_text_refuse_v03_shapes_like_values() {
+        let message = |extra: &str| {
+            format!(
+                r#"{{"message": {{"messageId": "m", "role": "ROLE_USER", "parts": [{{"text": "x"}}]{extra}}}}}"#
+            )
+        };
+        let cases = [
+            ("SendMessage", message(r#", "kind": "message""#), "message.kind"),
+            ("SendMessage", message(r#", "k\u0069nd": "message""#), "message.kind"),
+            (
+                "SendMessage",
+                r#"{"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "x", "kind": "text"}]}}"#.to_string(),
+                "message.parts[0].kind",
+            ),
+            (
+                "SendMessage",
+                r#"{"message": {"messageId": "m", "role": "ROLE_USER", "content": []}}"#.to_string(),
+                "message.content",
+            ),
+            (
+                "SendStreamingMessage",
+                format!(r#"{}, "configuration": {{"blocking": true}}}}"#, &message("")[..message("").len() - 1]),
+                "configuration.blocking",
+            ),
+            ("SendMessage", message("").replace("ROLE_USER", "user"), "message.role"),
+            (
+                "CreateTaskPushNotificationConfig",
+                r#"{"taskId": "t", "pushNotificationConfig": {"url": "u"}}"#.to_string(),
+                "pushNotificationConfig",
+            ),
+        ];
+        for (method, text, field) in cases {
+            let from_text = match method {
+                "CreateTaskPushNotificationConfig" => {
+                    v1_object::<TaskPushNotificationConfig>(method, &text).map(drop)
+                }
+                _ => v1_object::<SendMessageRequest>(method, &text).map(drop),
+            }
+            .unwrap_err();
+            assert!(
+                matches!(&from_text.error, A2aError::InvalidParams { field: Some(f), .. } if f == field),
+                "{method} {text}: {from_text:?}"
+            );
+            let value: Value = serde_json::from_str(&text).unwrap();
+            let from_value = compat::reject_v03_shapes(method, &value).unwrap_err();
+            assert_eq!(from_text.error, from_value, "{method} {text}");
+        }
+        let ok: SendMessageRequest = v1_object("SendMessage", &message("")).unwrap();
+        assert_eq!(ok.message.text(), "x");
+        // A text that merely mentions a 0.3 key reads the same, the slow way.
+        let ok: SendMessageRequest =
+            v1_object("SendMessage", &message("").replace(r#""x""#, r#""kind""#)).unwrap();
+        assert_eq!(ok.message.text(), "kind");
     }
 
     #[test]

@@ -42,7 +42,7 @@
 //! 0.3 one with `parts` instead of `content`, …) is 400 INVALID_PARAMS
 //! naming the field.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, request::Parts};
 use axum::response::Response;
@@ -53,7 +53,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::http_util::{self, rest_error};
-use super::jsonrpc::{deserialize_value, extended_card_unsupported};
+use super::jsonrpc::{deserialize_value, extended_card_unsupported, v1_object};
 use super::sse::{self, Framing, Wire};
 use super::v03::extended_card_not_configured;
 use super::version::{self, RequestMeta, Version};
@@ -160,14 +160,17 @@ impl Ctx {
         &self.parts.headers
     }
 
-    /// The JSON body, which must be present and an object, unparsed.
+    /// The JSON body, which must be present and an object.
     async fn body_value(&self, body: Body) -> Result<Value, ApiError> {
+        json_object(&self.json_body(body).await?)
+    }
+
+    /// The body of a request that must carry JSON, unparsed.
+    async fn json_body(&self, body: Body) -> Result<Bytes, ApiError> {
         if !http_util::is_json_content_type(self.headers()) {
             return Err(http_util::content_type_error(self.headers()));
         }
-        let bytes =
-            http_util::read_body(self.headers(), body, self.app.config.max_body_bytes).await?;
-        json_object(&bytes)
+        http_util::read_body(self.headers(), body, self.app.config.max_body_bytes).await
     }
 
     /// The JSON body, which may be empty (then `None`, whatever the
@@ -187,9 +190,16 @@ impl Ctx {
     /// The 1.0 body of operation `method` (a 1.0 method name), refusing
     /// 0.3 shapes.
     async fn v1_body<T: DeserializeOwned>(&self, method: &str, body: Body) -> Result<T, ApiError> {
-        let v = self.body_value(body).await?;
-        compat::reject_v03_shapes(method, &v)?;
-        deserialize_value(v)
+        let bytes = self.json_body(body).await?;
+        match std::str::from_utf8(&bytes) {
+            Ok(text) if text.trim_ascii_start().starts_with('{') => v1_object(method, text),
+            // Not an object, or not UTF-8: the value's reading says which.
+            _ => {
+                let v = json_object(&bytes)?;
+                compat::reject_v03_shapes(method, &v)?;
+                deserialize_value(v)
+            }
+        }
     }
 
     /// A 200 answer with `v` as the body.

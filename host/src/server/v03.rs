@@ -58,7 +58,7 @@ pub(super) async fn dispatch_rpc(
 ) -> Result<Outcome, ApiError> {
     let m = &app.manager;
     let agent = target.name.as_str();
-    let params = rpc.params;
+    let params = rpc.params_value()?;
     match rpc.method.as_str() {
         "message/send" => {
             let req = json::parse_send_params(params_object(params)?)?;
