@@ -278,18 +278,137 @@ pub enum PartContent {
 }
 
 /// One piece of message or artifact content.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// On the wire its content is one member beside the others
+/// (`{"text": "hi", "mediaType": "text/plain"}`). Its serde forms are
+/// written by hand rather than with `#[serde(flatten)]`, which buffers
+/// every member of every part before reading it (the request's parts and
+/// every answer's go through here); they also refuse a part with two
+/// contents, as the protobuf `oneof` behind it does.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Part {
-    #[serde(flatten)]
     pub content: PartContent,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(alias = "media_type")]
     pub media_type: Option<String>,
+}
+
+impl Serialize for Part {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let members = 1
+            + usize::from(self.metadata.is_some())
+            + usize::from(self.filename.is_some())
+            + usize::from(self.media_type.is_some());
+        let mut st = s.serialize_struct("Part", members)?;
+        match &self.content {
+            PartContent::Text(t) => st.serialize_field("text", t)?,
+            PartContent::Raw(b) => st.serialize_field("raw", b)?,
+            PartContent::Url(u) => st.serialize_field("url", u)?,
+            PartContent::Data(v) => st.serialize_field("data", v)?,
+        }
+        if let Some(m) = &self.metadata {
+            st.serialize_field("metadata", m)?;
+        }
+        if let Some(f) = &self.filename {
+            st.serialize_field("filename", f)?;
+        }
+        if let Some(t) = &self.media_type {
+            st.serialize_field("mediaType", t)?;
+        }
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Part {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(PartVisitor)
+    }
+}
+
+/// The members of a part; others are ignored.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum PartMember {
+    Text,
+    Raw,
+    Url,
+    Data,
+    Metadata,
+    Filename,
+    #[serde(alias = "media_type")]
+    MediaType,
+    #[serde(other)]
+    Other,
+}
+
+const PART_CONTENTS: &str = "`text`, `raw`, `url` or `data`";
+
+struct PartVisitor;
+
+impl<'de> serde::de::Visitor<'de> for PartVisitor {
+    type Value = Part;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a part: an object with one of {PART_CONTENTS}")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Part, A::Error> {
+        use serde::de::Error as _;
+        fn once<T, E: serde::de::Error>(
+            slot: &mut Option<T>,
+            name: &'static str,
+            value: T,
+        ) -> Result<(), E> {
+            match slot.replace(value) {
+                None => Ok(()),
+                Some(_) => Err(E::duplicate_field(name)),
+            }
+        }
+        let mut content: Option<(&'static str, PartContent)> = None;
+        let (mut metadata, mut filename, mut media_type) = (None, None, None);
+        while let Some(member) = map.next_key::<PartMember>()? {
+            let (name, value) = match member {
+                PartMember::Text => ("text", PartContent::Text(map.next_value()?)),
+                PartMember::Raw => ("raw", PartContent::Raw(map.next_value()?)),
+                PartMember::Url => ("url", PartContent::Url(map.next_value()?)),
+                PartMember::Data => ("data", PartContent::Data(map.next_value()?)),
+                PartMember::Metadata => {
+                    once(&mut metadata, "metadata", map.next_value::<Option<_>>()?)?;
+                    continue;
+                }
+                PartMember::Filename => {
+                    once(&mut filename, "filename", map.next_value::<Option<_>>()?)?;
+                    continue;
+                }
+                PartMember::MediaType => {
+                    once(&mut media_type, "mediaType", map.next_value::<Option<_>>()?)?;
+                    continue;
+                }
+                PartMember::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if let Some((first, _)) = &content {
+                return Err(A::Error::custom(format!(
+                    "a part has exactly one of {PART_CONTENTS}; this one has `{first}` and `{name}`"
+                )));
+            }
+            content = Some((name, value));
+        }
+        let Some((_, content)) = content else {
+            return Err(A::Error::custom(format!(
+                "a part needs one of {PART_CONTENTS}"
+            )));
+        };
+        Ok(Part {
+            content,
+            metadata: metadata.flatten(),
+            filename: filename.flatten(),
+            media_type: media_type.flatten(),
+        })
+    }
 }
 
 impl Part {
@@ -839,6 +958,53 @@ mod tests {
         let parsed: Vec<Part> = serde_json::from_value(parts.clone()).unwrap();
         assert_eq!(parsed[1].content, PartContent::Raw(Bytes(b"tck".to_vec())));
         assert_eq!(serde_json::to_value(&parsed).unwrap(), parts);
+    }
+
+    #[test]
+    fn parts_are_read_from_text_and_values_alike() {
+        let text = r#"{"metadata": null, "media_type": "text/plain", "zzz": [1, {"a": 2}],
+                       "text": "hi", "filename": "n.txt", "metadata": {"k": "v"}}"#;
+        let e = serde_json::from_str::<Part>(text).unwrap_err();
+        assert!(e.to_string().contains("duplicate field `metadata`"), "{e}");
+        let text = r#"{"media_type": "text/plain", "zzz": [1, {"a": 2}], "text": "hi",
+                       "filename": "n.txt", "metadata": {"k": "v"}}"#;
+        let from_text: Part = serde_json::from_str(text).unwrap();
+        let value: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(Part::deserialize(&value).unwrap(), from_text);
+        assert_eq!(from_text.as_text(), Some("hi"));
+        assert_eq!(from_text.media_type.as_deref(), Some("text/plain"));
+        assert_eq!(from_text.filename.as_deref(), Some("n.txt"));
+        assert_eq!(
+            from_text.metadata,
+            Some(json!({"k": "v"}).as_object().unwrap().clone())
+        );
+        // Null extras are absent.
+        let p: Part = serde_json::from_str(r#"{"text": "x", "mediaType": null}"#).unwrap();
+        assert_eq!(p, Part::text("x"));
+    }
+
+    #[test]
+    fn a_part_has_exactly_one_content() {
+        for (bad, says) in [
+            (json!({}), "needs one of `text`, `raw`, `url` or `data`"),
+            (json!({"mediaType": "text/plain"}), "needs one of"),
+            (
+                json!({"text": "a", "url": "https://x"}),
+                "this one has `text` and `url`",
+            ),
+            (
+                json!({"data": 1, "text": "a"}),
+                "this one has `data` and `text`",
+            ),
+            (json!({"text": null}), "invalid type: null"),
+            (json!({"raw": "***"}), "invalid base64"),
+            (json!(["text", "hi"]), "a part: an object"),
+        ] {
+            let e = serde_json::from_value::<Part>(bad.clone()).unwrap_err();
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+            let e = serde_json::from_str::<Part>(&bad.to_string()).unwrap_err();
+            assert!(e.to_string().contains(says), "{bad} as text: {e}");
+        }
     }
 
     #[test]
