@@ -651,7 +651,7 @@ fn send(text: &str) -> SendMessageRequest {
 
 fn task_of(r: SendMessageResponse) -> Task {
     match r {
-        SendMessageResponse::Task(t) => t,
+        SendMessageResponse::Task(t) => std::sync::Arc::unwrap_or_clone(t),
         SendMessageResponse::Message(m) => panic!("expected a task, got message {m:?}"),
     }
 }

@@ -2279,7 +2279,7 @@ mod tests {
         let back: proto::Task = parse(v, "").unwrap();
         assert_eq!(back.status.state.0, model::TaskState::Canceled);
 
-        let send = model::SendMessageResponse::Task(task.clone());
+        let send = model::SendMessageResponse::Task(std::sync::Arc::new(task.clone()));
         let v = serde_json::to_value(proto::SendMessageResponse::from_v1(&send)).unwrap();
         assert_eq!(v["task"]["id"], "t1");
         let ev = model::StreamResponse::StatusUpdate(model::TaskStatusUpdateEvent {

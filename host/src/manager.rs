@@ -49,7 +49,6 @@
 //! - `recover` does nothing: a turn whose process died is reclaimed from
 //!   the queue by another process instead.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -58,6 +57,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{FutureExt as _, Stream, StreamExt};
+use hashbrown::HashMap;
 use parking_lot::Mutex as SyncMutex;
 use tokio::sync::{Mutex, Notify, broadcast, watch};
 use tokio_util::sync::CancellationToken;
@@ -152,7 +152,11 @@ struct Inner {
     bus: Arc<dyn Bus>,
     /// `bus.is_shared()`: turns go through the bus's work queue.
     shared: bool,
-    /// Tasks with a running turn, by id.
+    /// Tasks with a running turn, by id. Both maps hash with hashbrown's
+    /// foldhash rather than SipHash: every turn inserts into and removes
+    /// from both, and their keys are ids of tasks that exist, which hosts
+    /// make and clients cannot choose, so there is no key flooding to
+    /// defend against.
     live: SyncMutex<HashMap<String, Arc<LiveTask>>>,
     /// The live event channel of every task that has a turn or a stream
     /// open here. Entries remove themselves when the last user drops.
@@ -380,7 +384,7 @@ impl TaskManager {
                     task = self.current_task(agent, &task.id).await?;
                 }
                 task.truncate_history(history_length);
-                return Ok(SendMessageResponse::Task(task));
+                return Ok(SendMessageResponse::Task(Arc::new(task)));
             }
             Started::Turn(live) => live,
         };
@@ -393,14 +397,16 @@ impl TaskManager {
         if let Some(Settled::Reply(message)) = outcome {
             return Ok(SendMessageResponse::Message(message));
         }
-        let mut task = {
+        let task = {
             // The client learns the task's id here: it must be stored.
             let mut st = live.state.lock().await;
             self.write_created(&live, &mut st).await?;
-            Task::clone(&st.task)
+            Arc::clone(&st.task)
         };
-        task.truncate_history(history_length);
-        Ok(SendMessageResponse::Task(task))
+        Ok(SendMessageResponse::Task(with_history_limit(
+            task,
+            history_length,
+        )))
     }
 
     /// SendStreamingMessage: like `send_message`, but returns the task's
@@ -930,14 +936,15 @@ impl TaskManager {
             history: vec![message.clone()],
             metadata: metadata.clone(),
         });
-        let input = TurnInput {
+        // The message moves into the turn's input once nothing else needs it.
+        let input = |message, accepted_output_modes| TurnInput {
             agent: agent_name.to_string(),
-            task_id: task_id.clone(),
-            context_id: context_id.clone(),
-            message: message.clone(),
+            task_id,
+            context_id,
+            message,
             history: Vec::new(),
             metadata,
-            accepted_output_modes: accepted_output_modes.clone(),
+            accepted_output_modes,
             spent: TaskUsage::default(),
         };
         if defer {
@@ -949,10 +956,10 @@ impl TaskManager {
                 first_turn: true,
                 turn_over: false,
             };
-            return Ok(self.launch(agent, input, state, None));
+            return Ok(self.launch(agent, input(message, accepted_output_modes), state, None));
         }
         let queued = self
-            .prequeue(&task_id, agent_name, &message, 1, &accepted_output_modes)
+            .prequeue(&task.id, agent_name, &message, 1, &accepted_output_modes)
             .await?;
         let written = self
             .inner
@@ -985,7 +992,7 @@ impl TaskManager {
             first_turn: true,
             turn_over: false,
         };
-        Ok(self.launch(agent, input, state, queued))
+        Ok(self.launch(agent, input(message, accepted_output_modes), state, queued))
     }
 
     async fn continue_task(
@@ -1664,7 +1671,7 @@ impl TaskManager {
             return Ok(SendMessageResponse::Message(m.clone()));
         }
         task.truncate_history(history_length);
-        Ok(SendMessageResponse::Task(task))
+        Ok(SendMessageResponse::Task(Arc::new(task)))
     }
 
     /// The live channel of a task, created if no one holds it.
@@ -2333,6 +2340,15 @@ impl TurnSink for Sink {
 
 // ---------------------------------------------------------------------------
 // Helpers
+
+/// `task` with at most `n` messages of history; copied only when that
+/// drops some (the snapshot is shared with the live task and the store).
+fn with_history_limit(mut task: Arc<Task>, n: Option<usize>) -> Arc<Task> {
+    if n.is_some_and(|n| task.history.len() > n) {
+        Arc::make_mut(&mut task).truncate_history(n);
+    }
+    task
+}
 
 fn history_length(value: Option<i32>, field: &str) -> Result<Option<usize>, A2aError> {
     match value {

@@ -686,10 +686,14 @@ pub struct SendMessageConfiguration {
 }
 
 /// The result of SendMessage: a task, or a direct message.
+///
+/// The task is shared: a blocking send answers with the snapshot the
+/// host keeps (the memory store holds the same one), serialized without
+/// a copy. `Arc::unwrap_or_clone` gives an owned [`Task`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SendMessageResponse {
-    Task(Task),
+    Task(std::sync::Arc<Task>),
     Message(Message),
 }
 

@@ -19,6 +19,7 @@
 //! the send retry-safe (see [`crate::client`]).
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{A2aClient, Binding, ClientConfig, ClientError, RetryPolicy};
@@ -188,9 +189,13 @@ pub async fn run_call_to(
         match resp {
             SendMessageResponse::Message(m) => p.message(&m).map_err(io_err)?,
             SendMessageResponse::Task(t) => {
-                let t = wait_until_settled(&client, t, Duration::from_secs(args.timeout.max(1)))
-                    .await
-                    .map_err(|e| describe(&e))?;
+                let t = wait_until_settled(
+                    &client,
+                    Arc::unwrap_or_clone(t),
+                    Duration::from_secs(args.timeout.max(1)),
+                )
+                .await
+                .map_err(|e| describe(&e))?;
                 p.task(&t).map_err(io_err)?;
             }
         }
@@ -398,7 +403,7 @@ impl<'a> Printer<'a> {
     fn task(&mut self, t: &Task) -> std::io::Result<()> {
         self.note_task(&t.id, &t.context_id, Some(t.status.state));
         if self.json {
-            return self.json_line(&SendMessageResponse::Task(t.clone()));
+            return self.json_line(&SendMessageResponse::Task(Arc::new(t.clone())));
         }
         self.task_body(t)
     }
