@@ -803,6 +803,7 @@ impl TaskManager {
                 expected_version: stored.version,
                 events: vec![Arc::clone(&event)],
                 claim_message_id: None,
+                context_is_new: false,
             })
             .await?;
         // Open subscriptions (e.g. across an input-required pause) hear it.
@@ -905,12 +906,13 @@ impl TaskManager {
         coalesce: bool,
     ) -> Result<Started, A2aError> {
         let context_given = message.context_id.clone().filter(|c| !c.is_empty());
+        let context_is_new = context_given.is_none();
         // A new context and task id: until the turn acts, nobody can name
         // this task or resend its message, so its creation can wait for
         // the first action's write (one process only: a shared queue needs
         // the task stored before any process runs it).
         let defer = coalesce
-            && context_given.is_none()
+            && context_is_new
             && !self.inner.shared
             && !self.inner.config.coalesce_window.is_zero();
         let mut claim = true;
@@ -970,6 +972,7 @@ impl TaskManager {
                 expected_version: 0,
                 events: Vec::new(),
                 claim_message_id: claim.then_some(message.message_id.as_str()),
+                context_is_new,
             })
             .await;
         let committed = match written {
@@ -1071,6 +1074,7 @@ impl TaskManager {
                     expected_version: stored.version,
                     events: events.clone(),
                     claim_message_id: claim.then_some(message.message_id.as_str()),
+                    context_is_new: false,
                 })
                 .await;
             let committed = match written {
@@ -1375,6 +1379,7 @@ impl TaskManager {
             expected_version: st.version,
             events: events.clone(),
             claim_message_id: st.creating_claim(),
+            context_is_new: st.creating_claim().is_some(),
         };
         match self.inner.store.write_task(write).await {
             Ok(committed) => {
@@ -1426,6 +1431,7 @@ impl TaskManager {
                 expected_version: 0,
                 events: Vec::new(),
                 claim_message_id: st.creating_claim(),
+                context_is_new: st.creating_claim().is_some(),
             })
             .await?;
         st.version = committed.version;
@@ -1494,6 +1500,7 @@ impl TaskManager {
                         expected_version: st.version,
                         events: events.clone(),
                         claim_message_id: st.creating_claim(),
+                        context_is_new: st.creating_claim().is_some(),
                     })
                     .await
                     .map_err(store_action_error)?;

@@ -232,6 +232,7 @@ fn write<'a>(
         expected_version,
         events: events.iter().cloned().map(Arc::new).collect(),
         claim_message_id: claim,
+        context_is_new: false,
     }
 }
 

@@ -86,6 +86,11 @@ pub struct TaskWrite<'a> {
     /// already claimed it, the write fails with
     /// [`StoreError::DuplicateMessage`].
     pub claim_message_id: Option<&'a str>,
+    /// Whether `task.context_id` was made by this host for this task (a
+    /// send that started a new conversation): then no other task can hold
+    /// a claim in it, and a store may skip looking for one. A hint only;
+    /// `false` is always correct.
+    pub context_is_new: bool,
 }
 
 /// What a successful write produced.

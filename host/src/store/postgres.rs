@@ -1320,6 +1320,7 @@ mod tests {
             expected_version: 0,
             events: events.iter().cloned().map(Arc::new).collect(),
             claim_message_id: None,
+            context_is_new: false,
         }
     }
 

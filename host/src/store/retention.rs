@@ -134,6 +134,7 @@ mod tests {
                 expected_version: 0,
                 events: Vec::new(),
                 claim_message_id: None,
+                context_is_new: false,
             })
             .await
             .unwrap();

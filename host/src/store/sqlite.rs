@@ -658,6 +658,8 @@ struct EncodedWrite {
     /// else a JSON array of them.
     events: Option<String>,
     claim: Option<String>,
+    /// [`TaskWrite::context_is_new`]: no claim to look for.
+    context_is_new: bool,
 }
 
 /// A queued task write and the caller waiting for its outcome.
@@ -1031,9 +1033,12 @@ fn check_write(tx: &Connection, w: &EncodedWrite) -> Result<Checked, StoreError>
     })
 }
 
-/// Whether another task holds the message id the write claims.
+/// Whether another task holds the message id the write claims. Not looked
+/// up in a context made for this write's task, where nobody else can have
+/// claimed anything (the claim's primary key would still refuse a
+/// duplicate: the write would break, and be rolled back, instead).
 fn check_claim(tx: &Connection, w: &EncodedWrite, agent: &str) -> Result<(), StoreError> {
-    let Some(message_id) = &w.claim else {
+    let Some(message_id) = w.claim.as_ref().filter(|_| !w.context_is_new) else {
         return Ok(());
     };
     let holder: Option<String> = tx
@@ -1233,6 +1238,7 @@ impl Store for SqliteStore {
                 events => Some(to_json(&events)?),
             },
             claim: write.claim_message_id.map(str::to_string),
+            context_is_new: write.context_is_new,
         };
         let (reply, outcome) = oneshot::channel();
         let lead = {
@@ -1666,6 +1672,7 @@ mod tests {
             expected_version: version,
             events: events.iter().cloned().map(Arc::new).collect(),
             claim_message_id: claim,
+            context_is_new: false,
         }
     }
 
@@ -2154,6 +2161,34 @@ mod tests {
             .write_task(write(&working, 1, &[], None))
             .await
             .unwrap();
+    }
+
+    /// A write that says its context is new skips the claim's look-up; the
+    /// claim is still stored, and a false hint still cannot duplicate it.
+    #[tokio::test]
+    async fn a_claim_in_a_new_context_is_stored_without_a_look_up() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let t = task("first", TaskState::Submitted);
+        let events = [event(&t)];
+        let mut w = write(&t, 0, &events, Some("m1"));
+        w.context_is_new = true;
+        store.write_task(w).await.unwrap();
+        assert_eq!(
+            store.task_for_message("echo", "ctx", "m1").await.unwrap(),
+            Some("first".to_string())
+        );
+        // A wrong hint: the claim's key refuses the write, and nothing of
+        // it is kept.
+        let t2 = task("second", TaskState::Submitted);
+        let events = [event(&t2)];
+        let mut w = write(&t2, 0, &events, Some("m1"));
+        w.context_is_new = true;
+        store.write_task(w).await.expect_err("a duplicate claim");
+        assert_eq!(store.get_task("second").await.unwrap(), None);
+        assert_eq!(
+            store.task_for_message("echo", "ctx", "m1").await.unwrap(),
+            Some("first".to_string())
+        );
     }
 
     /// Two stores on one file, as two processes would have: each sees the
