@@ -261,15 +261,31 @@ struct LiveState {
 }
 
 impl LiveState {
-    /// What the write that creates the task claims, while the task is not
-    /// stored yet: the id of the message that started it. (Only a task in
-    /// a new context waits to be created, and its message is always
-    /// claimed.)
-    fn creating_claim(&self) -> Option<&str> {
-        if self.version != 0 {
-            return None;
+    /// The write of `task` (the next snapshot) and `events` on top of the
+    /// stored version. While the task is not stored yet, this write
+    /// creates it and claims the id of the message that started it; only
+    /// a task in a new context waits to be created, so nobody else can
+    /// hold that claim.
+    fn write<'a>(
+        &'a self,
+        agent: &'a str,
+        task: Arc<Task>,
+        events: Vec<Arc<StreamResponse>>,
+    ) -> TaskWrite<'a> {
+        let creating = self.version == 0;
+        TaskWrite {
+            agent,
+            task,
+            expected_version: self.version,
+            events,
+            claim_message_id: self
+                .task
+                .history
+                .first()
+                .filter(|_| creating)
+                .map(|m| m.message_id.as_str()),
+            context_is_new: creating,
         }
-        self.task.history.first().map(|m| m.message_id.as_str())
     }
 }
 
@@ -1373,14 +1389,7 @@ impl TaskManager {
         }
         events.extend(change(&mut next).into_iter().map(Arc::new));
         let next = shared_snapshot(next);
-        let write = TaskWrite {
-            agent: &live.agent,
-            task: Arc::clone(&next),
-            expected_version: st.version,
-            events: events.clone(),
-            claim_message_id: st.creating_claim(),
-            context_is_new: st.creating_claim().is_some(),
-        };
+        let write = st.write(&live.agent, Arc::clone(&next), events.clone());
         match self.inner.store.write_task(write).await {
             Ok(committed) => {
                 st.task = next;
@@ -1425,14 +1434,7 @@ impl TaskManager {
         let committed = self
             .inner
             .store
-            .write_task(TaskWrite {
-                agent: &live.agent,
-                task: Arc::clone(&st.task),
-                expected_version: 0,
-                events: Vec::new(),
-                claim_message_id: st.creating_claim(),
-                context_is_new: st.creating_claim().is_some(),
-            })
+            .write_task(st.write(&live.agent, Arc::clone(&st.task), Vec::new()))
             .await?;
         st.version = committed.version;
         Ok(())
@@ -1494,14 +1496,7 @@ impl TaskManager {
                 let committed = self
                     .inner
                     .store
-                    .write_task(TaskWrite {
-                        agent: &live.agent,
-                        task: Arc::clone(&next),
-                        expected_version: st.version,
-                        events: events.clone(),
-                        claim_message_id: st.creating_claim(),
-                        context_is_new: st.creating_claim().is_some(),
-                    })
+                    .write_task(st.write(&live.agent, Arc::clone(&next), events.clone()))
                     .await
                     .map_err(store_action_error)?;
                 st.task = next;

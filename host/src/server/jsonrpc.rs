@@ -438,6 +438,11 @@ pub(crate) fn v1_object<T: DeserializeOwned>(method: &str, json: &str) -> Result
             "request body is not valid JSON: {e}"
         )))
     })?;
+    v1_value(method, v)
+}
+
+/// [`v1_object`]'s checked path, for params already read into a value.
+pub(crate) fn v1_value<T: DeserializeOwned>(method: &str, v: Value) -> Result<T, ApiError> {
     compat::reject_v03_shapes(method, &v)?;
     deserialize_value(v)
 }

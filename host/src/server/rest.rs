@@ -53,7 +53,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::http_util::{self, rest_error};
-use super::jsonrpc::{deserialize_value, extended_card_unsupported, v1_object};
+use super::jsonrpc::{deserialize_value, extended_card_unsupported, v1_object, v1_value};
 use super::sse::{self, Framing, Wire};
 use super::v03::extended_card_not_configured;
 use super::version::{self, RequestMeta, Version};
@@ -194,11 +194,7 @@ impl Ctx {
         match std::str::from_utf8(&bytes) {
             Ok(text) if text.trim_ascii_start().starts_with('{') => v1_object(method, text),
             // Not an object, or not UTF-8: the value's reading says which.
-            _ => {
-                let v = json_object(&bytes)?;
-                compat::reject_v03_shapes(method, &v)?;
-                deserialize_value(v)
-            }
+            _ => v1_value(method, json_object(&bytes)?),
         }
     }
 
