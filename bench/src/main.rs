@@ -44,7 +44,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole benchmark (what `cargo xtask bench` does after building).
-    Run(Box<RunArgs>),
+    Run(RunArgs),
     /// Load a server that is already running (for profiling it): one
     /// closed-loop phase, printed as JSON.
     Load(LoadArgs),
@@ -134,10 +134,6 @@ struct RunArgs {
     /// Wall time of the build that preceded this run (recorded).
     #[arg(long)]
     build_secs: Option<f64>,
-    /// The cargo profile the binaries were built with (recorded; default:
-    /// the name of the folder this binary is in).
-    #[arg(long)]
-    profile: Option<String>,
 }
 
 impl RunArgs {
@@ -146,15 +142,13 @@ impl RunArgs {
     }
 }
 
-/// The cargo profile of this build: `--profile`, else the folder the
-/// binary runs from (`target/release`, `target/fast-build`).
-fn profile_name(args: &RunArgs) -> String {
-    args.profile.clone().unwrap_or_else(|| {
-        std::env::current_exe()
-            .ok()
-            .and_then(|exe| Some(exe.parent()?.file_name()?.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "unknown".into())
-    })
+/// The cargo profile of this build, recorded with the results: the folder
+/// the binary runs from (`target/release`, `target/fast-build`).
+fn profile_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.file_name()?.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The repository root (bench/..).
@@ -165,7 +159,7 @@ fn repo_root() -> PathBuf {
 
 fn main() -> ExitCode {
     let mut args = match Cli::parse().command {
-        Command::Run(args) => *args,
+        Command::Run(args) => args,
         Command::Load(args) => return load_only(args),
     };
     if args.quick {
@@ -489,7 +483,7 @@ async fn run(args: RunArgs, cores: Cores) -> Result<()> {
     s.insert("tasks_checkpoints".into(), format!("{:?}", args.tasks));
     s.insert("loadavg_at_start".into(), loadavg());
     s.insert("quick".into(), args.quick.to_string());
-    s.insert("profile".into(), profile_name(&args));
+    s.insert("profile".into(), profile_name());
     if let Some(b) = args.build_secs {
         results.timings.insert("build_s".into(), b);
     }

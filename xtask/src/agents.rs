@@ -109,8 +109,8 @@ pub fn run(root: &Path) -> Result<()> {
 }
 
 /// The cargo that runs us (`cargo xtask` sets `CARGO`), else the one on
-/// `PATH`.
-fn cargo() -> Command {
+/// `PATH`, without flags meant for another target ([`INHERITED_FLAGS`]).
+pub(crate) fn cargo() -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut command = Command::new(cargo);
     for var in INHERITED_FLAGS {

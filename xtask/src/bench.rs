@@ -22,12 +22,13 @@
 //! Other arguments are passed to `bench run` (see `cargo xtask bench
 //! --help`); `--quick` gives a short trial run.
 
-use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
+
+use crate::agents::cargo;
 
 /// The cargo profile the bench builds with unless `--profile` says
 /// otherwise.
@@ -103,8 +104,6 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             .arg("run")
             .arg("--build-secs")
             .arg(format!("{total:.1}"))
-            .arg("--profile")
-            .arg(&profile)
             .args(args),
         "the benchmark",
     )
@@ -146,20 +145,6 @@ fn split_profile(args: &[String]) -> Result<(String, Vec<String>)> {
         }
     }
     Ok((profile.unwrap_or_else(|| DEFAULT_PROFILE.into()), rest))
-}
-
-/// The cargo that runs us, without flags meant for another target.
-fn cargo() -> Command {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let mut command = Command::new(cargo);
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-    ] {
-        command.env_remove(var);
-    }
-    command
 }
 
 fn status(command: &mut Command, what: &str) -> Result<()> {
