@@ -50,9 +50,11 @@
 //!   also syncs the database file, which SQLite's own checkpoints beside a
 //!   writer never do; the committer then copies what came in meanwhile,
 //!   with little left to sync, and starts the WAL over (see
-//!   `spawn_checkpointer` and `catch_up`). Writers that outpace the checkpointer's copy
-//!   wait for the committer's own checkpoint once the WAL is four times as
-//!   long, on the blocking pool, instead of growing it further.
+//!   `spawn_checkpointer` and `catch_up`). Writers that outpace the
+//!   checkpointer's copy wait for the committer's own checkpoint once the
+//!   WAL is four times as long, on the blocking pool, instead of growing
+//!   it further. The checkpointer runs at a lower priority, so that its
+//!   copying gives way to the requests on a busy core.
 //!
 //! A caller that stops waiting (its future is dropped) does not undo a
 //! write that it queued: the committer, a task of its own, commits or fails
@@ -461,8 +463,9 @@ const RESTART_WAIT: Duration = Duration::from_secs(1);
 /// over, and grows for as long as the load lasts. So once the WAL is long,
 /// the checkpointer copies it ([`catch_up`]: again and again, each pass
 /// copying what was committed during the one before, until little is
-/// left, and syncs the database file) and asks the committer to run one checkpoint itself between two
-/// batches: that one copies only the rest (two `fsync`s of little data),
+/// left, and syncs the database file) and asks the committer to run one
+/// checkpoint itself between two batches: that one copies only the rest
+/// (two `fsync`s of little data),
 /// and the next batch starts the WAL over. Checkpointing only then, not
 /// every few hundred milliseconds, also keeps the `fsync`s (and the
 /// commits that wait for pages under write-back) few.
