@@ -2628,6 +2628,17 @@ mod tests {
         assert_eq!(store.get_task("bulk-3").await.unwrap(), None);
     }
 
+    /// Column `column` of every row that `explain` (`EXPLAIN` or `EXPLAIN
+    /// QUERY PLAN`) gives for `sql`, its parameters bound to 0, 1, 2, ….
+    fn explain(conn: &Connection, explain: &str, sql: &str, column: usize) -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("{explain} {sql}")).unwrap();
+        let args: Vec<i64> = (0..stmt.parameter_count() as i64).collect();
+        stmt.query_map(params_from_iter(&args), |r| r.get(column))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     /// The purge finds expired tasks and idle contexts through indexes.
     #[test]
     fn purge_queries_use_the_indexes() {
@@ -2644,15 +2655,8 @@ mod tests {
             ),
             (PURGE_CLAIMS_SQL, "PRIMARY KEY (agent=? AND context_id=?)"),
         ] {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let count = stmt.parameter_count();
-            let args: Vec<i64> = (0..count as i64).collect();
-            let plan: Vec<String> = stmt
-                .query_map(params_from_iter(&args), |r| r.get(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let plan = plan.join("; ");
+            // Column 3 of a query plan row is its detail.
+            let plan = explain(&conn, "EXPLAIN QUERY PLAN", sql, 3).join("; ");
             assert!(plan.contains(index), "{sql}: {plan}");
         }
     }
@@ -2704,14 +2708,8 @@ mod tests {
             INSERT_EVENTS_SQL,
             INSERT_CLAIM_SQL,
         ] {
-            let mut stmt = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
-            let count = stmt.parameter_count();
-            let args: Vec<i64> = (0..count as i64).collect();
-            let opcodes: Vec<String> = stmt
-                .query_map(params_from_iter(&args), |r| r.get(1))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
+            // Column 1 of an EXPLAIN row is the opcode.
+            let opcodes = explain(&conn, "EXPLAIN", sql, 1);
             assert!(
                 opcodes.iter().any(|op| op == "Insert" || op == "IdxInsert"),
                 "{sql}"
