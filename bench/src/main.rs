@@ -100,7 +100,8 @@ struct RunArgs {
     #[arg(long, default_value_t = 5.0)]
     phase_secs: f64,
     /// Rounds of the primary phase (JSON-RPC, c=64), each running every
-    /// server in turn; the figures are each server's median round.
+    /// server in turn. The table shows each server's median round; the CPU
+    /// targets take the median of the round-by-round ratios.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
     rounds: u32,
     /// Task counts at which resident memory is read.
@@ -527,9 +528,10 @@ async fn run(args: RunArgs, cores: Cores) -> Result<()> {
 
     // (1)-(3) Load phases, interleaved across the servers so that noise
     // from the rest of the machine spreads over all of them. The primary
-    // phase runs `--rounds` times over, the servers taking turns, and each
-    // server's median round is its figure: the ratio to the ceiling then
-    // does not hang on a single window of this machine's changing speed.
+    // phase runs `--rounds` times over, the servers taking turns: each
+    // server's median round is its figure, and the CPU targets take the
+    // median of the round-by-round ratios, so that they do not hang on a
+    // single window of this machine's changing speed.
     if !args.skips("phases") {
         let mut running = Vec::new();
         for name in &servers {
