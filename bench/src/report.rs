@@ -159,18 +159,20 @@ impl Results {
     }
 
     /// `server`'s CPU per task over the ceiling's, round by round of the
-    /// primary phase: each pair ran back to back, so host drift between
-    /// rounds cancels out of each ratio.
-    pub fn round_ratios(&self, server: &str) -> Vec<f64> {
+    /// primary phase (one entry per round of `server`, `None` where either
+    /// figure is missing): each pair ran back to back, so host drift
+    /// between rounds cancels out of each ratio.
+    pub fn round_ratios(&self, server: &str) -> Vec<Option<f64>> {
         let cpu = |name: &str| -> Vec<Option<f64>> {
             self.server(name).map_or(Vec::new(), |r| {
                 r.rpc64_rounds.iter().map(|p| p.cpu_per_task_us).collect()
             })
         };
+        let base = cpu(CEILING);
         cpu(server)
             .into_iter()
-            .zip(cpu(CEILING))
-            .filter_map(|pair| match pair {
+            .enumerate()
+            .map(|(i, v)| match (v, base.get(i).copied().flatten()) {
                 (Some(v), Some(b)) if b > 0.0 => Some(v / b),
                 _ => None,
             })
@@ -540,12 +542,17 @@ impl Results {
             out.push_str("|---|---:|---:|\n");
             for s in SERVERS {
                 let Some(r) = self.server(s) else { continue };
-                let ratios = self.round_ratios(s);
+                let ratios = if s == CEILING {
+                    Vec::new()
+                } else {
+                    self.round_ratios(s)
+                };
                 for (i, ph) in r.rpc64_rounds.iter().enumerate() {
-                    let ratio = match (s, ratios.get(i)) {
-                        (CEILING, _) | (_, None) => String::new(),
-                        (_, Some(x)) => format!("{x:.2}×"),
-                    };
+                    let ratio = ratios
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .map_or(String::new(), |x| format!("{x:.2}×"));
                     let _ = writeln!(
                         out,
                         "| {s}, round {} | {} | {ratio} |",
@@ -569,7 +576,7 @@ impl Results {
             // round-by-round ratios: each pairs windows that ran back to
             // back, so a change of the host's speed between rounds cancels
             // out of it, which it does not out of a ratio of medians.
-            let rounds = self.round_ratios(server);
+            let rounds: Vec<f64> = self.round_ratios(server).into_iter().flatten().collect();
             let (holds, measured) = match (cpu(server), base_cpu) {
                 (Some(v), Some(b)) if rounds.len() > 1 => {
                     let judged = median(&rounds);
@@ -825,8 +832,14 @@ mod tests {
             (HOST_MEMORY, &[30.0, 50.0, 34.0]),
             (HOST_SQLITE, &[55.0, 100.0, 60.0]),
         ]);
-        assert_eq!(r.round_ratios(HOST_MEMORY), vec![3.0, 2.5, 3.4]);
-        assert_eq!(r.round_ratios(HOST_SQLITE), vec![5.5, 5.0, 6.0]);
+        assert_eq!(
+            r.round_ratios(HOST_MEMORY),
+            vec![Some(3.0), Some(2.5), Some(3.4)]
+        );
+        assert_eq!(
+            r.round_ratios(HOST_SQLITE),
+            vec![Some(5.5), Some(5.0), Some(6.0)]
+        );
         r.check_targets();
         // Memory: round ratios 3.0, 2.5, 3.4, median 3.0 ≤ 3: holds, though
         // the median rounds (34 and 10 µs) divide to 3.4.
@@ -846,6 +859,22 @@ mod tests {
         );
         assert!(
             table.contains("| ceiling, round 1 | 10.0 µs |  |"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn a_round_without_a_figure_leaves_the_others_in_place() {
+        let mut r = with_rounds(&[(CEILING, &[10.0, 20.0]), (HOST_MEMORY, &[30.0, 50.0])]);
+        r.servers.get_mut(HOST_MEMORY).unwrap().rpc64_rounds[0].cpu_per_task_us = None;
+        assert_eq!(r.round_ratios(HOST_MEMORY), vec![None, Some(2.5)]);
+        let table = r.diagnostics();
+        assert!(
+            table.contains("| a2a-host-memory, round 1 | n/a |  |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| a2a-host-memory, round 2 | 50.0 µs | 2.50× |"),
             "{table}"
         );
     }
