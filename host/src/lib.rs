@@ -7,7 +7,8 @@
 //! ## Layout
 //! - [`model`]: the A2A 1.0 data model (ProtoJSON).
 //! - [`error`]: protocol errors and their wire forms.
-//! - [`compat`]: the A2A 0.3 wire shapes, converted at the binding edge.
+//! - [`compat`]: another name for [`server::v03`], the A2A 0.3 wire shapes
+//!   the HTTP bindings convert at their edge.
 //! - [`agent`]: the [`agent::Agent`] trait every agent implements, and the
 //!   [`agent::TaskContext`] it acts through.
 //! - [`manager`]: the task manager — lifecycle, event logs, streaming,
@@ -29,7 +30,7 @@
 pub mod agent;
 pub mod bus;
 pub mod client;
-pub mod compat;
+pub use server::v03 as compat;
 pub mod config;
 pub mod error;
 mod log_throttle;

@@ -20,7 +20,7 @@
 //! card document also carries the 0.3 members a 0.3 client needs (`url`,
 //! `preferredTransport`, `additionalInterfaces`, `protocolVersion: "0.3.0"`,
 //! `supportsAuthenticatedExtendedCard`, `capabilities.stateTransitionHistory`;
-//! see [`crate::compat::dual_card`]) — unless the request says
+//! see [`v03::dual_card`]) — unless the request says
 //! `A2A-Version: 1.0` (a 1.0 client must send it with every request, so one
 //! without it is a 0.3 client) or [`ServerConfig::card_v03_members`] is off.
 //! Then it is the plain 1.0 card, which validates against the 1.0 schema
@@ -45,9 +45,8 @@ use sha2::{Digest, Sha256};
 
 use super::http_util::{JSON, rest_error};
 use super::version::{RequestMeta, Version};
-use super::{ApiError, App, PathArgs, ServerConfig};
+use super::{ApiError, App, PathArgs, ServerConfig, v03};
 use crate::agent::AgentInfo;
-use crate::compat;
 use crate::error::A2aError;
 use crate::model::{AgentCapabilities, AgentCard, AgentInterface};
 
@@ -234,7 +233,7 @@ pub(crate) async fn handle(State(app): State<App>, path: PathArgs, parts: Parts)
     let asks_v1 = RequestMeta::from_parts(&parts.headers, parts.uri.query())
         .is_ok_and(|m| m.version == Version::V1_0);
     let encoded = if app.config.card_v03_members && !asks_v1 {
-        serde_json::to_vec(&compat::dual_card(&card, &url, &url))
+        serde_json::to_vec(&v03::dual_card(&card, &url, &url))
     } else {
         serde_json::to_vec(&card)
     };

@@ -58,7 +58,6 @@ use super::http_util::{self, JSON};
 use super::sse::{self, Framing, Wire};
 use super::version::{self, RequestMeta, Version};
 use super::{ApiError, App, PathArgs, Target, v03};
-use crate::compat;
 use crate::error::A2aError;
 use crate::manager::EventStream;
 use crate::model::{
@@ -421,14 +420,14 @@ fn from_params<T: DeserializeOwned>(method: &str, params: &RawValue) -> Result<T
 }
 
 /// A 1.0 request's params (or HTTP+JSON body) of `method`, a JSON object's
-/// text, as `T`: 0.3 shapes refused (see [`compat::reject_v03_shapes`]),
+/// text, as `T`: 0.3 shapes refused (see [`v03::reject_v03_shapes`]),
 /// a failure naming the offending field. When the text cannot hold a 0.3
 /// shape, it is read straight into `T`; otherwise, and whenever that read
 /// fails, it is read into a value first, checked, and read again with the
 /// path of a failure tracked — the same answer either way, the fast one
 /// only for well-formed requests.
 pub(crate) fn v1_object<T: DeserializeOwned>(method: &str, json: &str) -> Result<T, ApiError> {
-    if !compat::may_hold_v03_shapes(json)
+    if !v03::may_hold_v03_shapes(json)
         && let Ok(t) = serde_json::from_str(json)
     {
         return Ok(t);
@@ -443,7 +442,7 @@ pub(crate) fn v1_object<T: DeserializeOwned>(method: &str, json: &str) -> Result
 
 /// [`v1_object`]'s checked path, for params already read into a value.
 pub(crate) fn v1_value<T: DeserializeOwned>(method: &str, v: Value) -> Result<T, ApiError> {
-    compat::reject_v03_shapes(method, &v)?;
+    v03::reject_v03_shapes(method, &v)?;
     deserialize_value(v)
 }
 
@@ -603,7 +602,7 @@ mod tests {
                 "{method} {text}: {from_text:?}"
             );
             let value: Value = serde_json::from_str(&text).unwrap();
-            let from_value = compat::reject_v03_shapes(method, &value).unwrap_err();
+            let from_value = v03::reject_v03_shapes(method, &value).unwrap_err();
             assert_eq!(from_text.error, from_value, "{method} {text}");
         }
         let ok: SendMessageRequest = v1_object("SendMessage", &message("")).unwrap();

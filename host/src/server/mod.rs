@@ -26,7 +26,7 @@
 //! `0.3` is 0.3; anything else is VersionNotSupportedError listing the
 //! versions served. The `/v1/…` HTTP+JSON routes are the 0.3 REST binding
 //! and always speak 0.3. The 0.3 shapes are converted at the binding edge
-//! ([`crate::compat`], [`v03`]); the task manager sees only the 1.0 model.
+//! ([`v03`]); the task manager sees only the 1.0 model.
 //! Cards carry the 0.3 members beside the 1.0 ones unless the card request
 //! says `A2A-Version: 1.0` (see [`card`]).
 //!

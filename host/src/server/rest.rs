@@ -21,7 +21,7 @@
 //! /v1/tasks/{id}:cancel`, `GET|POST /v1/tasks/{id}:subscribe`,
 //! `/v1/tasks/{id}/pushNotificationConfigs[/{configId}]`, `GET /v1/tasks`,
 //! `GET /v1/card`) speaks A2A 0.3 HTTP+JSON: the protobuf JSON of the 0.3
-//! `a2a.proto` ([`crate::compat::proto`]). A send answers `{task}` or
+//! `a2a.proto` ([`v03::proto`]). A send answers `{task}` or
 //! `{message}`, a stream sends `{task}|{message}|{statusUpdate}|
 //! {artifactUpdate}` events (a status update that ends the stream says
 //! `final: true`), GetTask and CancelTask answer the Task, push configs are
@@ -55,10 +55,9 @@ use serde_json::{Map, Value};
 use super::http_util::{self, rest_error};
 use super::jsonrpc::{deserialize_value, extended_card_unsupported, v1_object, v1_value};
 use super::sse::{self, Framing, Wire};
-use super::v03::extended_card_not_configured;
+use super::v03::{self, extended_card_not_configured, proto};
 use super::version::{self, RequestMeta, Version};
 use super::{ApiError, App, PathArgs, Target, add};
-use crate::compat::{self, proto};
 use crate::error::A2aError;
 use crate::model::{
     CancelTaskRequest, GetTaskRequest, ListTaskPushConfigsRequest, ListTasksRequest, Metadata,
@@ -426,11 +425,11 @@ async fn create_push_config(State(app): State<App>, path: PathArgs, req: Request
                 if v.get("config").is_none() && v.get("pushNotificationConfig").is_some() {
                     // The bare `TaskPushNotificationConfig` the 0.3 text shows.
                     proto::CreateTaskPushNotificationConfigRequest {
-                        config: Some(compat::parse(v, "")?),
+                        config: Some(v03::parse(v, "")?),
                         ..Default::default()
                     }
                 } else {
-                    compat::parse(v, "")?
+                    v03::parse(v, "")?
                 };
             let mut c = r.into_v1(&task_id)?;
             with_tenant(&ctx.tenant, &mut c.tenant);

@@ -28,8 +28,7 @@ use http::HeaderValue;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::ServerConfig;
-use crate::compat;
+use super::{ServerConfig, v03};
 use crate::manager::{EventStream, SequencedEvent};
 use crate::model::StreamResponse;
 
@@ -58,8 +57,8 @@ impl Wire {
     fn data(self, ev: &StreamResponse, id: Option<&Value>) -> serde_json::Result<String> {
         match self {
             Wire::V1 => framed(id, ev),
-            Wire::V03Json => framed(id, &compat::json::Event::from_v1(ev)),
-            Wire::V03Proto => framed(id, &compat::proto::StreamResponse::from_v1(ev)),
+            Wire::V03Json => framed(id, &v03::json::Event::from_v1(ev)),
+            Wire::V03Proto => framed(id, &v03::proto::StreamResponse::from_v1(ev)),
         }
     }
 }

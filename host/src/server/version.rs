@@ -6,7 +6,7 @@
 //!
 //! The bindings parse these into a [`RequestMeta`] before they look at the
 //! operation, and branch on [`Version`] at their edge: a 1.0 request goes
-//! straight to the task manager, a 0.3 one through [`crate::compat`] (see
+//! straight to the task manager, a 0.3 one through [`super::v03`] (see
 //! `jsonrpc::dispatch` and `rest::Ctx::new`). Any other version is
 //! VersionNotSupportedError (-32009), whose message and ErrorInfo metadata
 //! (`supportedVersions`) list the versions served: [`SUPPORTED`].

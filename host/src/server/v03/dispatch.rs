@@ -2,7 +2,7 @@
 //! as 1.0, for requests whose `A2A-Version` is missing, empty or `0.3`.
 //!
 //! Each method reads its params in the 0.3 JSON-RPC form
-//! ([`crate::compat::json`]), calls the task manager with the 1.0 model, and
+//! ([`super::json`]), calls the task manager with the 1.0 model, and
 //! answers the bare 0.3 object:
 //!
 //! | 0.3 method | 1.0 operation | result |
@@ -25,15 +25,15 @@
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use super::jsonrpc::{Outcome, RpcRequest, value};
-use super::sse::Wire;
-use super::{ApiError, App, Target, http_util};
-use crate::compat::{self, json};
+use super::{json, parse};
 use crate::error::A2aError;
 use crate::model::{
     CancelTaskRequest, GetTaskRequest, ListTaskPushConfigsRequest, SubscribeToTaskRequest,
     TaskPushConfigRef,
 };
+use crate::server::jsonrpc::{self, Outcome, RpcRequest, value};
+use crate::server::sse::Wire;
+use crate::server::{ApiError, App, Target, http_util};
 
 /// The 0.3 JSON-RPC method names.
 pub const METHODS: [&str; 10] = [
@@ -50,7 +50,7 @@ pub const METHODS: [&str; 10] = [
 ];
 
 /// Runs one 0.3 JSON-RPC request.
-pub(super) async fn dispatch_rpc(
+pub(in crate::server) async fn dispatch_rpc(
     app: &App,
     target: &Target,
     headers: &HeaderMap,
@@ -72,7 +72,7 @@ pub(super) async fn dispatch_rpc(
             Ok(Outcome::Stream(stream, Wire::V03Json))
         }
         "tasks/get" => {
-            let p: json::TaskQueryParams = compat::parse(params_object(params)?, "")?;
+            let p: json::TaskQueryParams = parse(params_object(params)?, "")?;
             let req = GetTaskRequest {
                 id: p.id,
                 history_length: p.history_length,
@@ -82,7 +82,7 @@ pub(super) async fn dispatch_rpc(
             value(Ok(json::Task::from_v1(&task)))
         }
         "tasks/cancel" => {
-            let p: json::TaskIdParams = compat::parse(params_object(params)?, "")?;
+            let p: json::TaskIdParams = parse(params_object(params)?, "")?;
             let req = CancelTaskRequest {
                 id: p.id,
                 metadata: p.metadata,
@@ -92,7 +92,7 @@ pub(super) async fn dispatch_rpc(
             value(Ok(json::Task::from_v1(&task)))
         }
         "tasks/resubscribe" => {
-            let p: json::TaskIdParams = compat::parse(params_object(params)?, "")?;
+            let p: json::TaskIdParams = parse(params_object(params)?, "")?;
             target.require_streaming()?;
             let last = http_util::last_event_id(headers)?;
             let req = SubscribeToTaskRequest {
@@ -107,7 +107,7 @@ pub(super) async fn dispatch_rpc(
         "tasks/pushNotificationConfig/set" => {
             let v = params_object(params)?;
             json::check_push_config(&v)?;
-            let p: json::TaskPushNotificationConfig = compat::parse(v, "")?;
+            let p: json::TaskPushNotificationConfig = parse(v, "")?;
             if p.task_id.is_empty() {
                 return Err(A2aError::invalid_field("taskId", "`taskId` is empty").into());
             }
@@ -117,7 +117,7 @@ pub(super) async fn dispatch_rpc(
         "tasks/pushNotificationConfig/get" => {
             let v = params_object(params)?;
             json::check_push_config_ref(&v)?;
-            let p: json::PushConfigParams = compat::parse(v, "")?;
+            let p: json::PushConfigParams = parse(v, "")?;
             // Without a config id, the config named after the task.
             let id = p
                 .push_notification_config_id
@@ -131,7 +131,7 @@ pub(super) async fn dispatch_rpc(
             value(Ok(json::TaskPushNotificationConfig::from_v1(&config)))
         }
         "tasks/pushNotificationConfig/list" => {
-            let p: json::TaskIdParams = compat::parse(params_object(params)?, "")?;
+            let p: json::TaskIdParams = parse(params_object(params)?, "")?;
             let req = ListTaskPushConfigsRequest {
                 task_id: p.id,
                 page_size: None,
@@ -149,7 +149,7 @@ pub(super) async fn dispatch_rpc(
         "tasks/pushNotificationConfig/delete" => {
             let v = params_object(params)?;
             json::check_push_config_ref(&v)?;
-            let p: json::PushConfigParams = compat::parse(v, "")?;
+            let p: json::PushConfigParams = parse(v, "")?;
             let Some(id) = p.push_notification_config_id else {
                 return Err(A2aError::invalid_field(
                     "pushNotificationConfigId",
@@ -175,9 +175,9 @@ pub(super) async fn dispatch_rpc(
             }
             Err(extended_card_not_configured())
         }
-        other if super::jsonrpc::METHODS.contains(&other) => Err(ApiError::new(
-            A2aError::MethodNotFound(other.to_string()),
-        )
+        other if jsonrpc::METHODS.contains(&other) => Err(ApiError::new(A2aError::MethodNotFound(
+            other.to_string(),
+        ))
         .with_message(format!(
             "`{other}` is an A2A 1.0 method, but this request speaks A2A 0.3 (it sent no \
              `A2A-Version`, or 0.3); send `A2A-Version: 1.0` to use it, or call the 0.3 \
@@ -195,7 +195,7 @@ pub(super) async fn dispatch_rpc(
 
 /// The answer to the 0.3 extended card operations while no agent offers
 /// one: AuthenticatedExtendedCardNotConfiguredError (-32007).
-pub(super) fn extended_card_not_configured() -> ApiError {
+pub(in crate::server) fn extended_card_not_configured() -> ApiError {
     ApiError::new(A2aError::ExtendedCardNotConfigured).with_message(
         "this agent has no authenticated extended card \
          (supportsAuthenticatedExtendedCard is false)",
