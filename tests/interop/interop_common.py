@@ -11,7 +11,7 @@ prints one JSON object per line on stdout:
   shows what went over the wire.
 
 A script exits 0 when every check passed, 1 when one failed, and 2 on a usage
-error. The Rust harness (tests/interop.rs) compares the check names with the
+error. The Rust harness (tests/all/interop.rs) compares the check names with the
 ones it expects, so a check that never ran counts as a failure too.
 """
 

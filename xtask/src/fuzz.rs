@@ -1,6 +1,7 @@
 //! `cargo xtask fuzz [--secs N] [--target NAME] [--dev]`: run the property
-//! tests of tests/fuzz.rs (the host's fuzz targets) for a time budget each,
-//! instead of the handful of cases the ordinary test suite runs.
+//! tests of tests/all/fuzz.rs (the host's fuzz targets, the `fuzz::` tests of
+//! the `all` test binary) for a time budget each, instead of the handful of
+//! cases the ordinary test suite runs.
 //!
 //! cargo-fuzz needs a nightly toolchain; these targets are proptest
 //! strategies on stable Rust. Each target runs batches of random cases until
@@ -19,7 +20,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-/// The targets, as named in tests/fuzz.rs (`fuzz_NAME`).
+/// The targets, as named in tests/all/fuzz.rs (`fuzz::fuzz_NAME`).
 const TARGETS: &[&str] = &[
     "jsonrpc",
     "rest",
@@ -113,14 +114,16 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let mut cmd = cargo();
     cmd.current_dir(root)
         .env("A2A_FUZZ_SECS", opts.secs.to_string())
-        .args(["test", "-p", "a2a-host", "--test", "fuzz"]);
+        .args(["test", "-p", "a2a-host", "--test", "all"]);
     if opts.release {
         cmd.arg("--release");
     }
     cmd.args(["--", "--nocapture", "--test-threads", "1"]);
-    if let Some(t) = &opts.target {
-        cmd.args(["--exact", &format!("fuzz_{t}")]);
-    }
+    match &opts.target {
+        Some(t) => cmd.args(["--exact", &format!("fuzz::fuzz_{t}")]),
+        // Every test of the fuzz module, and only those.
+        None => cmd.arg("fuzz::"),
+    };
     let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()

@@ -19,11 +19,14 @@ use a2a_host::error::A2aError;
 use a2a_host::manager::{ManagerConfig, TaskManager};
 use a2a_host::model::*;
 use a2a_host::registry::{AgentRegistry, LoadedAgent};
-use a2a_host::server::{ServerConfig, router, serve};
+use a2a_host::server::ServerConfig;
 use a2a_host::store::memory::MemoryStore;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::server::{TestServer, start_with_manager};
+use crate::support::tasks::{status_text, task_of};
 
 /// How long any single step of a test may take.
 const STEP: Duration = Duration::from_secs(20);
@@ -127,6 +130,7 @@ impl Agent for TestAgent {
 /// A host serving `TestAgent` as `tester` on 127.0.0.1:0.
 struct Server {
     addr: SocketAddr,
+    _server: TestServer,
 }
 
 impl Server {
@@ -141,11 +145,12 @@ impl Server {
                 ..Default::default()
             },
         );
-        let app = router(manager, ServerConfig::default());
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(serve(listener, app, std::future::pending()));
-        Server { addr }
+        let server = start_with_manager(manager, ServerConfig::default()).await;
+        let addr = server.origin["http://".len()..].parse().unwrap();
+        Server {
+            addr,
+            _server: server,
+        }
     }
 
     fn root(&self) -> String {
@@ -235,21 +240,6 @@ fn send_req(text: &str) -> SendMessageRequest {
         message,
         ..Default::default()
     }
-}
-
-fn task_of(r: SendMessageResponse) -> Task {
-    match r {
-        SendMessageResponse::Task(t) => std::sync::Arc::unwrap_or_clone(t),
-        SendMessageResponse::Message(m) => panic!("expected a task, got message {m:?}"),
-    }
-}
-
-fn status_text(t: &Task) -> String {
-    t.status
-        .message
-        .as_ref()
-        .map(Message::text)
-        .unwrap_or_default()
 }
 
 async fn collect(mut s: TaskEventStream) -> (Vec<StreamEvent>, TaskEventStream) {

@@ -16,13 +16,8 @@
 //! `A2A_HOST_TEST_POSTGRES_URL` (process tests); without them a test prints
 //! `skipped: …` and passes. Each test uses its own key prefix and schema.
 
-#[path = "common/agents.rs"]
-mod agents;
-use agents::examples;
-
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
@@ -37,6 +32,13 @@ use a2a_host::store::Store;
 use a2a_host::store::memory::MemoryStore;
 use futures::StreamExt;
 use serde_json::{Value, json};
+
+use crate::support::eventually;
+use crate::support::guests::fill_agents_folder;
+use crate::support::http::{call, rpc, user_message};
+use crate::support::process::{Serve, a2a_host};
+use crate::support::sse::SseStream;
+use crate::support::tasks::{send, status_text, task_of};
 
 // ---------------------------------------------------------------------------
 // Services
@@ -191,25 +193,13 @@ async fn queue_drained(
     keys: &RedisKeys,
     limit: Duration,
 ) {
-    eventually(what, limit, || {
+    eventually(limit, what, || {
         let mut conn = conn.clone();
         async move {
             pending(&mut conn, keys).await == 0 && xlen(&mut conn, &keys.key("jobs")).await == 0
         }
     })
     .await;
-}
-
-async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -306,7 +296,7 @@ async fn a_full_worker_stops_pulling_and_a_running_job_is_not_stolen() {
     first.clone().start(one.clone());
     first.enqueue(&job("t1")).await.unwrap();
     first.enqueue(&job("t2")).await.unwrap();
-    eventually("the first job to run", Duration::from_secs(5), || async {
+    eventually(Duration::from_secs(5), "the first job to run", || async {
         one.runs().len() == 1
     })
     .await;
@@ -320,7 +310,7 @@ async fn a_full_worker_stops_pulling_and_a_running_job_is_not_stolen() {
     let second = bus(&keys, idle, 3).await;
     let two = Recorder::new(4, false);
     second.clone().start(two.clone());
-    eventually("the second job to move", Duration::from_secs(5), || async {
+    eventually(Duration::from_secs(5), "the second job to move", || async {
         two.runs().len() == 1
     })
     .await;
@@ -356,7 +346,7 @@ async fn jobs_of_dead_processes_are_retried_with_backoff_then_dead_lettered() {
     let ra = Recorder::new(4, true);
     a.clone().start(ra.clone());
     a.enqueue(&job("t1")).await.unwrap();
-    eventually("attempt 1", Duration::from_secs(5), || async {
+    eventually(Duration::from_secs(5), "attempt 1", || async {
         ra.runs().len() == 1
     })
     .await;
@@ -367,7 +357,7 @@ async fn jobs_of_dead_processes_are_retried_with_backoff_then_dead_lettered() {
     let b = bus(&keys, idle, 2).await;
     let rb = Recorder::new(4, true);
     b.clone().start(rb.clone());
-    eventually("attempt 2", Duration::from_secs(5), || async {
+    eventually(Duration::from_secs(5), "attempt 2", || async {
         rb.runs().len() == 1
     })
     .await;
@@ -381,7 +371,7 @@ async fn jobs_of_dead_processes_are_retried_with_backoff_then_dead_lettered() {
     let c = bus(&keys, idle, 2).await;
     let rc = Recorder::new(4, true);
     c.clone().start(rc.clone());
-    eventually("the job to be given up", Duration::from_secs(8), || async {
+    eventually(Duration::from_secs(8), "the job to be given up", || async {
         !rc.given_up.lock().unwrap().is_empty()
     })
     .await;
@@ -392,7 +382,7 @@ async fn jobs_of_dead_processes_are_retried_with_backoff_then_dead_lettered() {
     );
     assert!(rc.runs().is_empty(), "not run a third time");
     assert_eq!(*rc.given_up.lock().unwrap(), vec![("t1".to_string(), 2)]);
-    eventually("the dead letter", Duration::from_secs(3), || {
+    eventually(Duration::from_secs(3), "the dead letter", || {
         let mut conn = conn.clone();
         let keys = &keys;
         async move { dead_letters(&mut conn, keys).await.len() == 1 }
@@ -490,7 +480,7 @@ async fn unreadable_jobs_go_to_the_dead_letter_stream() {
     }
     b.enqueue(&job("good")).await.unwrap();
     b.clone().start(worker.clone());
-    eventually("three dead letters", Duration::from_secs(5), || {
+    eventually(Duration::from_secs(5), "three dead letters", || {
         let mut conn = conn.clone();
         let keys = &keys;
         async move { dead_letters(&mut conn, keys).await.len() == 3 }
@@ -507,7 +497,7 @@ async fn unreadable_jobs_go_to_the_dead_letter_stream() {
     assert!(reason(r#"{"v":99"#).contains("version 99"), "{dead:?}");
     assert!(reason("other=x").contains("no `job` field"), "{dead:?}");
     // The good job still runs; nothing unreadable stays pending.
-    eventually("the good job", Duration::from_secs(5), || async {
+    eventually(Duration::from_secs(5), "the good job", || async {
         worker.runs() == vec![("good".to_string(), 1)]
     })
     .await;
@@ -642,28 +632,6 @@ fn node_on(store: Arc<dyn Store>, bus: Arc<RedisBus>, config: ManagerConfig) -> 
     }
 }
 
-fn send(text: &str) -> SendMessageRequest {
-    SendMessageRequest {
-        message: Message::user_text(text),
-        ..Default::default()
-    }
-}
-
-fn task_of(r: SendMessageResponse) -> Task {
-    match r {
-        SendMessageResponse::Task(t) => std::sync::Arc::unwrap_or_clone(t),
-        SendMessageResponse::Message(m) => panic!("expected a task, got message {m:?}"),
-    }
-}
-
-fn status_text(t: &Task) -> String {
-    t.status
-        .message
-        .as_ref()
-        .map(|m| m.text())
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn managers_on_one_bus_run_each_others_tasks() {
     let Some(url) = redis_url("managers_on_one_bus_run_each_others_tasks") else {
@@ -748,7 +716,7 @@ async fn managers_on_one_bus_run_each_others_tasks() {
             .await
             .unwrap(),
     );
-    eventually("the agent on B to wait", Duration::from_secs(5), || async {
+    eventually(Duration::from_secs(5), "the agent on B to wait", || async {
         let stored = store.get_task(&t.id).await.unwrap().unwrap();
         b.manager.running_turns() == 1 && status_text(&stored.task) == "waiting"
     })
@@ -766,8 +734,8 @@ async fn managers_on_one_bus_run_each_others_tasks() {
         .unwrap();
     assert_eq!(canceled.status.state, TaskState::Canceled);
     eventually(
-        "B's agent to see the cancel",
         Duration::from_secs(3),
+        "B's agent to see the cancel",
         || async { b.agent.canceled.load(Ordering::SeqCst) == 1 && b.manager.running_turns() == 0 },
     )
     .await;
@@ -866,19 +834,11 @@ impl Site {
     fn new() -> Site {
         let dir = tempfile::tempdir().unwrap();
         let agents = dir.path().join("agents");
-        std::fs::create_dir(&agents).unwrap();
-        for name in ["echo", "countdown"] {
-            std::fs::copy(
-                examples().join(format!("{name}.wasm")),
-                agents.join(format!("{name}.wasm")),
-            )
-            .unwrap();
-        }
-        std::fs::write(
-            agents.join("countdown.toml"),
-            "[config]\ntick_ms = \"300\"\n",
-        )
-        .unwrap();
+        fill_agents_folder(
+            &agents,
+            &["echo", "countdown"],
+            &[("countdown", "[config]\ntick_ms = \"300\"\n")],
+        );
         Site { dir }
     }
 
@@ -945,104 +905,19 @@ impl Drop for Schema {
     }
 }
 
-/// A running `a2a-host serve`, killed on drop.
-struct Host {
-    child: Child,
-    base: String,
-    log: Arc<StdMutex<String>>,
-}
-
-impl Host {
-    fn start(site: &Site, store: &str, bus: &str, workers: usize) -> Host {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--drain-secs", "5"])
-            .arg("--agents")
-            .arg(site.agents())
-            .arg("--cache-dir")
-            .arg(site.cache())
-            .args(["--store", store, "--bus", bus])
-            .args(["--workers", &workers.to_string()])
-            .args(["--reclaim-idle-secs", "2", "--blocking-timeout", "30"])
-            .env("A2A_HOST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start a2a-host");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(StdMutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(i) = line.find("url=http://") {
-                    let url: String = line[i + 4..]
-                        .chars()
-                        .take_while(|c| !c.is_whitespace())
-                        .collect();
-                    let _ = tx.send(url);
-                }
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("a2a-host did not start:\n{}", log.lock().unwrap()));
-        Host { child, base, log }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// SIGKILL: no drain, no goodbye.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A JSON-RPC call: the result, or the error object.
-async fn call(base: &str, agent: &str, method: &str, params: Value) -> Result<Value, Value> {
-    let reply: Value = reqwest::Client::new()
-        .post(format!("{base}/agents/{agent}"))
-        .header("A2A-Version", "1.0")
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    match reply.get("error") {
-        Some(e) => Err(e.clone()),
-        None => Ok(reply["result"].clone()),
-    }
-}
-
-async fn rpc(base: &str, agent: &str, method: &str, params: Value) -> Value {
-    call(base, agent, method, params)
-        .await
-        .unwrap_or_else(|e| panic!("{method}: {e}"))
-}
-
-fn user(text: &str) -> Value {
-    json!({
-        "messageId": uuid::Uuid::new_v4().to_string(),
-        "role": "ROLE_USER",
-        "parts": [{"text": text}],
-    })
+/// `a2a-host serve` on `store` and `bus` with `workers` workers, serving
+/// the site's agents.
+fn serve(site: &Site, store: &str, bus: &str, workers: usize) -> Serve {
+    let mut cmd = a2a_host();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--drain-secs", "5"])
+        .arg("--agents")
+        .arg(site.agents())
+        .arg("--cache-dir")
+        .arg(site.cache())
+        .args(["--store", store, "--bus", bus])
+        .args(["--workers", &workers.to_string()])
+        .args(["--reclaim-idle-secs", "2", "--blocking-timeout", "30"]);
+    Serve::start(cmd)
 }
 
 /// One SSE event: its id (the event's sequence number) and the JSON-RPC
@@ -1078,28 +953,17 @@ async fn open_stream(
     );
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let mut body = response.bytes_stream();
-        let mut buf = String::new();
-        let (mut id, mut data) = (None::<u64>, String::new());
-        while let Some(Ok(chunk)) = body.next().await {
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(nl) = buf.find('\n') {
-                let line = buf[..nl].trim_end_matches('\r').to_string();
-                buf.drain(..=nl);
-                if line.is_empty() {
-                    if !data.is_empty() {
-                        let v: Value = serde_json::from_str(&data).unwrap();
-                        let seq = id.expect("every event has an id");
-                        if tx.send((seq, v["result"].clone())).is_err() {
-                            return;
-                        }
-                    }
-                    (id, data) = (None, String::new());
-                } else if let Some(v) = line.strip_prefix("id:") {
-                    id = v.trim().parse().ok();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push_str(v.trim_start());
-                }
+        let mut events = SseStream::new(response);
+        // No limit here: `collect` bounds the wait.
+        while let Some(event) = events.next_within(Duration::from_secs(3600)).await {
+            if event.data.is_empty() {
+                continue;
+            }
+            if tx
+                .send((event.seq(), event.json()["result"].clone()))
+                .is_err()
+            {
+                return;
             }
         }
     });
@@ -1153,15 +1017,15 @@ async fn two_processes_share_tasks_streams_and_cancels() {
     };
     let site = Site::new();
     // A accepts but runs nothing; B runs everything.
-    let mut a = Host::start(&site, &schema.store_url(), &keys.bus_url(), 0);
-    let b = Host::start(&site, &schema.store_url(), &keys.bus_url(), 8);
+    let mut a = serve(&site, &schema.store_url(), &keys.bus_url(), 0);
+    let b = serve(&site, &schema.store_url(), &keys.bus_url(), 8);
 
     // A blocking send to A runs on B.
     let done = rpc(
         &a.base,
         "echo",
         "SendMessage",
-        json!({"message": user("over there")}),
+        json!({"message": user_message("over there")}),
     )
     .await;
     assert_eq!(
@@ -1178,7 +1042,7 @@ async fn two_processes_share_tasks_streams_and_cancels() {
         &a.base,
         "countdown",
         "SendStreamingMessage",
-        json!({"message": user("3")}),
+        json!({"message": user_message("3")}),
         None,
     )
     .await;
@@ -1200,13 +1064,13 @@ async fn two_processes_share_tasks_streams_and_cancels() {
         &a.base,
         "countdown",
         "SendMessage",
-        json!({"message": user("60"), "configuration": {"returnImmediately": true}}),
+        json!({"message": user_message("60"), "configuration": {"returnImmediately": true}}),
     )
     .await;
     let id = started["task"]["id"].as_str().unwrap().to_string();
     eventually(
-        "the countdown to tick on B",
         Duration::from_secs(20),
+        "the countdown to tick on B",
         || {
             let (base, id) = (a.base.clone(), id.clone());
             async move {
@@ -1218,7 +1082,7 @@ async fn two_processes_share_tasks_streams_and_cancels() {
     .await;
     let canceled = rpc(&a.base, "countdown", "CancelTask", json!({"id": id})).await;
     assert_eq!(canceled["status"]["state"], "TASK_STATE_CANCELED");
-    eventually("B to stop the agent", Duration::from_secs(10), || async {
+    eventually(Duration::from_secs(10), "B to stop the agent", || async {
         b.log().contains("canceled on another host process")
     })
     .await;
@@ -1253,7 +1117,7 @@ async fn two_processes_share_tasks_streams_and_cancels() {
         &a.base,
         "countdown",
         "SendStreamingMessage",
-        json!({"message": user("8")}),
+        json!({"message": user_message("8")}),
         None,
     )
     .await;
@@ -1315,12 +1179,12 @@ async fn a_killed_process_countdown_is_reclaimed_and_finished_without_loss() {
         return;
     };
     let site = Site::new();
-    let mut b = Host::start(&site, &schema.store_url(), &keys.bus_url(), 8);
+    let mut b = serve(&site, &schema.store_url(), &keys.bus_url(), 8);
     let mut rx = open_stream(
         &b.base,
         "countdown",
         "SendStreamingMessage",
-        json!({"message": user("20")}),
+        json!({"message": user_message("20")}),
         None,
     )
     .await;
@@ -1335,7 +1199,7 @@ async fn a_killed_process_countdown_is_reclaimed_and_finished_without_loss() {
     }
     let id = seen[0].1["task"]["id"].as_str().unwrap().to_string();
     // The survivor starts while B counts; then B dies mid-countdown.
-    let a = Host::start(&site, &schema.store_url(), &keys.bus_url(), 8);
+    let a = serve(&site, &schema.store_url(), &keys.bus_url(), 8);
     b.kill();
     while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
         seen.push(e);
@@ -1411,7 +1275,7 @@ async fn a_malformed_job_is_dead_lettered_and_the_process_keeps_serving() {
     let keys = RedisKeys::new(&url, "badjob");
     let site = Site::new();
     let db = format!("sqlite:{}", site.dir.path().join("host.db").display());
-    let mut host = Host::start(&site, &db, &keys.bus_url(), 4);
+    let mut host = serve(&site, &db, &keys.bus_url(), 4);
     let mut conn = keys.conn().await;
     for bad in ["]]", r#"{"v":2,"taskId":"x"}"#] {
         let _: String = redis::cmd("XADD")
@@ -1423,7 +1287,7 @@ async fn a_malformed_job_is_dead_lettered_and_the_process_keeps_serving() {
             .await
             .unwrap();
     }
-    eventually("two dead letters", Duration::from_secs(10), || {
+    eventually(Duration::from_secs(10), "two dead letters", || {
         let mut conn = conn.clone();
         let keys = &keys;
         async move { dead_letters(&mut conn, keys).await.len() == 2 }
@@ -1434,12 +1298,12 @@ async fn a_malformed_job_is_dead_lettered_and_the_process_keeps_serving() {
         &host.base,
         "echo",
         "SendMessage",
-        json!({"message": user("still here")}),
+        json!({"message": user_message("still here")}),
     )
     .await;
     assert_eq!(done["task"]["status"]["state"], "TASK_STATE_COMPLETED");
     // Its job is acknowledged once the turn returns; nothing stays pending.
-    eventually("an empty queue", Duration::from_secs(5), || {
+    eventually(Duration::from_secs(5), "an empty queue", || {
         let mut conn = conn.clone();
         let keys = &keys;
         async move { pending(&mut conn, keys).await == 0 }
@@ -1528,12 +1392,12 @@ async fn redis_down_is_a_503_and_the_host_recovers_by_itself() {
     let bus_url = format!("redis://127.0.0.1:{}/?prefix={}", proxy.port, keys.prefix);
     let site = Site::new();
     let db = format!("sqlite:{}", site.dir.path().join("host.db").display());
-    let host = Host::start(&site, &db, &bus_url, 4);
+    let host = serve(&site, &db, &bus_url, 4);
     let ok = rpc(
         &host.base,
         "echo",
         "SendMessage",
-        json!({"message": user("before")}),
+        json!({"message": user_message("before")}),
     )
     .await;
     assert_eq!(ok["task"]["status"]["state"], "TASK_STATE_COMPLETED");
@@ -1545,7 +1409,7 @@ async fn redis_down_is_a_503_and_the_host_recovers_by_itself() {
             &host.base,
             "echo",
             "SendMessage",
-            json!({"message": user("during")}),
+            json!({"message": user_message("during")}),
         )
         .await
         .expect_err("no bus, no send");
@@ -1561,7 +1425,7 @@ async fn redis_down_is_a_503_and_the_host_recovers_by_itself() {
     let rest = reqwest::Client::new()
         .post(format!("{}/agents/echo/message:send", host.base))
         .header("A2A-Version", "1.0")
-        .json(&json!({"message": user("during, REST")}))
+        .json(&json!({"message": user_message("during, REST")}))
         .send()
         .await
         .unwrap();
@@ -1575,7 +1439,7 @@ async fn redis_down_is_a_503_and_the_host_recovers_by_itself() {
             &host.base,
             "echo",
             "SendMessage",
-            json!({"message": user("after")}),
+            json!({"message": user_message("after")}),
         )
         .await
         {

@@ -2,112 +2,27 @@
 //! a SQLite file, SIGTERM draining, restarting on the same file, `new`, and
 //! `inspect`.
 
-#[path = "common/agents.rs"]
-mod agents;
-use agents::{examples, repo_root};
-
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-/// A running `a2a-host serve`, killed on drop.
-struct Host {
-    child: Child,
-    base: String,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
+use crate::support::guests::{fill_agents_folder, repo_root};
+use crate::support::http::rpc;
+use crate::support::process::{Serve, a2a_host};
 
-impl Host {
-    fn start(agents: &Path, db: &Path, cache: &Path) -> Host {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_a2a-host"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--drain-secs", "20"])
-            .arg("--agents")
-            .arg(agents)
-            .arg("--store")
-            .arg(format!("sqlite:{}", db.display()))
-            .arg("--cache-dir")
-            .arg(cache);
-        Host::run(cmd)
-    }
-
-    /// Runs `cmd` (an `a2a-host serve`) until it logs its URL.
-    fn run(mut cmd: Command) -> Host {
-        let mut child = cmd
-            .env("A2A_HOST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start a2a-host");
-        let stderr = child.stderr.take().unwrap();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(i) = line.find("url=http://") {
-                    let url: String = line[i + 4..]
-                        .chars()
-                        .take_while(|c| !c.is_whitespace())
-                        .collect();
-                    let _ = tx.send(url);
-                }
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("a2a-host did not start:\n{}", log.lock().unwrap()));
-        Host { child, base, log }
-    }
-
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "a2a-host did not exit:\n{}",
-                self.log.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn rpc(base: &str, agent: &str, method: &str, params: Value) -> Value {
-    let reply: Value = reqwest::Client::new()
-        .post(format!("{base}/agents/{agent}"))
-        .header("A2A-Version", "1.0")
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(reply.get("error").is_none(), "{method}: {reply}");
-    reply["result"].clone()
+/// `a2a-host serve` on 127.0.0.1:0 with a SQLite file.
+fn serve(agents: &Path, db: &Path, cache: &Path) -> Serve {
+    let mut cmd = a2a_host();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--drain-secs", "20"])
+        .arg("--agents")
+        .arg(agents)
+        .arg("--store")
+        .arg(format!("sqlite:{}", db.display()))
+        .arg("--cache-dir")
+        .arg(cache);
+    Serve::start(cmd)
 }
 
 fn message(text: &str, id: &str) -> Value {
@@ -118,23 +33,15 @@ fn message(text: &str, id: &str) -> Value {
 async fn sigterm_drains_and_a_restart_finds_every_task() {
     let dir = tempfile::tempdir().unwrap();
     let agents = dir.path().join("agents");
-    std::fs::create_dir(&agents).unwrap();
-    for name in ["echo", "countdown"] {
-        std::fs::copy(
-            examples().join(format!("{name}.wasm")),
-            agents.join(format!("{name}.wasm")),
-        )
-        .unwrap();
-    }
-    std::fs::write(
-        agents.join("countdown.toml"),
-        "[config]\ntick_ms = \"200\"\n",
-    )
-    .unwrap();
+    fill_agents_folder(
+        &agents,
+        &["echo", "countdown"],
+        &[("countdown", "[config]\ntick_ms = \"200\"\n")],
+    );
     let db = dir.path().join("host.db");
     let cache = dir.path().join("cache");
 
-    let mut host = Host::start(&agents, &db, &cache);
+    let mut host = serve(&agents, &db, &cache);
     let done = rpc(
         &host.base,
         "echo",
@@ -158,10 +65,10 @@ async fn sigterm_drains_and_a_restart_finds_every_task() {
     host.sigterm();
     let status = host.wait(Duration::from_secs(30));
     assert!(status.success(), "exit status {status}");
-    let log = host.log.lock().unwrap().clone();
+    let log = host.log();
     assert!(log.contains("draining"), "{log}");
 
-    let host = Host::start(&agents, &db, &cache);
+    let host = serve(&agents, &db, &cache);
     let again = rpc(
         &host.base,
         "echo",
@@ -193,7 +100,7 @@ async fn sigterm_drains_and_a_restart_finds_every_task() {
 #[test]
 fn serve_refuses_a_missing_agents_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
+    let out = a2a_host()
         .args(["serve", "--store", "memory", "--listen", "127.0.0.1:0"])
         .arg("--agents")
         .arg(dir.path().join("nope"))
@@ -221,7 +128,7 @@ fn thp_enabled(pid: u32) -> String {
 fn serve_turns_transparent_huge_pages_off_unless_mimalloc_is_told_otherwise() {
     let dir = tempfile::tempdir().unwrap();
     let serve = |allow: Option<&str>| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_a2a-host"));
+        let mut cmd = a2a_host();
         cmd.args(["serve", "--store", "memory", "--listen", "127.0.0.1:0"])
             .arg("--agents")
             .arg(dir.path())
@@ -229,28 +136,20 @@ fn serve_turns_transparent_huge_pages_off_unless_mimalloc_is_told_otherwise() {
         if let Some(v) = allow {
             cmd.env("MIMALLOC_ALLOW_THP", v);
         }
-        Host::run(cmd)
+        Serve::start(cmd)
     };
     let host = serve(None);
-    assert_eq!(
-        thp_enabled(host.child.id()),
-        "0",
-        "{}",
-        host.log.lock().unwrap()
-    );
+    assert_eq!(thp_enabled(host.pid()), "0", "{}", host.log());
     drop(host);
     // The operator's own choice wins (and the test runner's THP setting is
     // what a child keeps when nothing turns it off).
     let host = serve(Some("1"));
-    assert_eq!(
-        thp_enabled(host.child.id()),
-        thp_enabled(std::process::id())
-    );
+    assert_eq!(thp_enabled(host.pid()), thp_enabled(std::process::id()));
 }
 
 #[test]
 fn serve_rejects_a_bad_store_setting() {
-    let out = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
+    let out = a2a_host()
         .args(["serve", "--store", "mysql://x"])
         .output()
         .unwrap();
@@ -263,7 +162,7 @@ fn serve_rejects_a_bad_store_setting() {
 fn new_scaffolds_an_agent_that_builds_and_inspects() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("my-agent");
-    let out = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
+    let out = a2a_host()
         .args(["new", "my-agent", "--path"])
         .arg(&project)
         .output()
@@ -274,7 +173,7 @@ fn new_scaffolds_an_agent_that_builds_and_inspects() {
         String::from_utf8_lossy(&out.stderr)
     );
     // A second `new` into the same folder refuses to overwrite it.
-    let again = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
+    let again = a2a_host()
         .args(["new", "my-agent", "--path"])
         .arg(&project)
         .output()
@@ -295,7 +194,7 @@ fn new_scaffolds_an_agent_that_builds_and_inspects() {
         String::from_utf8_lossy(&build.stderr)
     );
     let wasm = target.join("wasm32-wasip2/release/my_agent.wasm");
-    let inspect = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
+    let inspect = a2a_host()
         .arg("inspect")
         .arg(&wasm)
         .env("A2A_HOST_CACHE_DIR", dir.path().join("cache"))
@@ -311,11 +210,7 @@ fn new_scaffolds_an_agent_that_builds_and_inspects() {
 
     let garbage = dir.path().join("garbage.wasm");
     std::fs::write(&garbage, b"not a component").unwrap();
-    let bad = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
-        .arg("inspect")
-        .arg(&garbage)
-        .output()
-        .unwrap();
+    let bad = a2a_host().arg("inspect").arg(&garbage).output().unwrap();
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.to_lowercase().contains("wasm"), "{err}");

@@ -7,12 +7,6 @@
 //! The `llm` agent talks to a fake OpenAI-compatible server started by the
 //! test on 127.0.0.1:0: the only stand-in, for the outside internet.
 
-#[path = "common/agents.rs"]
-mod agents;
-use agents::example;
-
-mod common;
-
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -23,14 +17,19 @@ use a2a_host::runtime::{AgentsFolder, FolderWatcher, RuntimeConfig, WasmRuntime}
 use a2a_host::server::ServerConfig;
 use a2a_host::store::sqlite::SqliteStore;
 use base64::Engine as _;
-use common::{Reply, SseEvent, TestServer, start_with_manager, user_message};
 use parking_lot::Mutex;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::support::eventually;
+use crate::support::guests::{example, fill_agents_folder};
+use crate::support::http::{Reply, state, status_text, text_of, user_message};
+use crate::support::server::{TestServer, start_with_manager};
+use crate::support::sse::SseEvent;
+
 // ---------------------------------------------------------------------------
-// Building the guests (once per test run)
+// One runtime (once per test run)
 
 /// One runtime for all tests, with a private compile cache, so each
 /// component compiles once per test run.
@@ -70,12 +69,7 @@ impl Host {
     /// `NAME.toml` policies next to them.
     async fn start(names: &[&str], policies: &[(&str, &str)]) -> Host {
         let agents = tempfile::tempdir().unwrap();
-        for name in names {
-            std::fs::copy(example(name), agents.path().join(format!("{name}.wasm"))).unwrap();
-        }
-        for (name, toml) in policies {
-            std::fs::write(agents.path().join(format!("{name}.toml")), toml).unwrap();
-        }
+        fill_agents_folder(agents.path(), names, policies);
         let host = Host::launch(agents, tempfile::tempdir().unwrap()).await;
         let mut served = host.server.registry.names();
         served.sort();
@@ -202,38 +196,6 @@ fn message(text: &str, extra: Value) -> Value {
         }
     }
     m
-}
-
-fn state(task: &Value) -> &str {
-    task["status"]["state"].as_str().unwrap_or("")
-}
-
-/// The text parts of a message, joined by newlines.
-fn text_of(message: &Value) -> String {
-    message["parts"]
-        .as_array()
-        .map(|parts| {
-            parts
-                .iter()
-                .filter_map(|p| p["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
-}
-
-/// The text of a task's status message.
-fn status_text(task: &Value) -> String {
-    text_of(&task["status"]["message"])
-}
-
-/// Polls `cond` every 25 ms until it holds; fails after `limit`.
-async fn eventually(limit: Duration, what: &str, mut cond: impl AsyncFnMut() -> bool) {
-    let started = Instant::now();
-    while !cond().await {
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// The payloads of REST stream events (bare `StreamResponse`s), after

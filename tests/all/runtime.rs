@@ -1,16 +1,9 @@
 //! The WebAssembly runtime against real components: the example agents
 //! (`cargo xtask agents` -> target/agents/NAME.wasm) and the misbehaving test
-//! guests of tests/agents (built here for wasm32-wasip2).
-//!
-//! Both builds run once per test binary; when another test binary built
-//! them already, cargo finds nothing to do.
+//! guests of tests/agents (built for wasm32-wasip2), both by
+//! [`crate::support::guests`].
 
-#[path = "common/agents.rs"]
-mod agents;
-use agents::{example, repo_root};
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -21,61 +14,11 @@ use a2a_host::runtime::{
     AgentPolicy, AgentsFolder, Limits, LoadError, RuntimeConfig, WasmAgent, WasmRuntime, inspect,
 };
 use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
-// ---------------------------------------------------------------------------
-// Building the guests
-
-fn cargo() -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(repo_root());
-    cmd
-}
-
-fn run(mut cmd: Command, what: &str) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-/// The test guest `name` (tests/agents/NAME, `-` written `_`).
-fn guest(name: &str) -> PathBuf {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let root = repo_root();
-        let target = root.join("tests/agents/target");
-        let mut cmd = cargo();
-        cmd.env_remove("CARGO_TARGET_DIR")
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(root.join("tests/agents/Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target);
-        run(cmd, "building tests/agents")?;
-        Ok(target.join("wasm32-wasip2/release"))
-    });
-    let path = dir
-        .as_ref()
-        .expect("building the test guests")
-        .join(format!("{}.wasm", name.replace('-', "_")));
-    assert!(path.is_file(), "{} was not built", path.display());
-    path
-}
+use crate::support::eventually;
+use crate::support::guests::{example, guest};
+use crate::support::http::{listener, ok_response};
 
 // ---------------------------------------------------------------------------
 // A runtime and a recording sink
@@ -380,35 +323,9 @@ async fn guest_output_does_not_disturb_the_turn() {
     assert_eq!(sink.completed_text(), "printed");
 }
 
-/// A one-shot HTTP server on 127.0.0.1 answering `hello`.
-async fn hello_server() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let _ = conn
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello",
-                    )
-                    .await;
-            });
-        }
-    });
-    port
-}
-
 #[tokio::test]
 async fn outbound_http_follows_the_allowlist() {
-    let port = hello_server().await;
+    let port = listener(ok_response("hello")).await.port;
     let url = format!("http://127.0.0.1:{port}/x");
 
     let allowed = load(
@@ -642,15 +559,6 @@ async fn inspect_shows_the_card_or_the_problem() {
 // ---------------------------------------------------------------------------
 // The agents folder
 
-/// Poll `cond` every 20 ms for up to `limit`.
-async fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !cond() {
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Put `bytes` at `path` the way a deploy tool should: write elsewhere, rename.
 fn install(path: &Path, bytes: &[u8]) {
     let tmp = path.with_file_name(format!(
@@ -733,7 +641,10 @@ async fn hot_reload_adds_swaps_keeps_last_good_and_removes() {
 
     // A new file is served within 2 s.
     install(&path, &hostile);
-    eventually(limit, "the new agent", || registry.get("agent").is_some()).await;
+    eventually(limit, "the new agent", async || {
+        registry.get("agent").is_some()
+    })
+    .await;
     let old = registry.get("agent").unwrap();
     assert_eq!(old.info.name, "hostile");
 
@@ -750,7 +661,7 @@ async fn hot_reload_adds_swaps_keeps_last_good_and_removes() {
 
     // ...while the file is replaced: new tasks get the new version.
     install(&path, &echo);
-    eventually(limit, "the swap", || {
+    eventually(limit, "the swap", async || {
         registry.get("agent").is_some_and(|a| a.info.name == "echo")
     })
     .await;
@@ -769,7 +680,7 @@ async fn hot_reload_adds_swaps_keeps_last_good_and_removes() {
         "[card]\ndescription = \"v3\"\n",
     )
     .unwrap();
-    eventually(limit, "the policy reload", || {
+    eventually(limit, "the policy reload", async || {
         registry
             .get("agent")
             .is_some_and(|a| a.info.description == "v3")
@@ -778,7 +689,7 @@ async fn hot_reload_adds_swaps_keeps_last_good_and_removes() {
 
     // A broken file: the error is recorded, the last good version serves.
     install(&path, b"\0asm\x0d\0\x01\0 this is not a component");
-    eventually(limit, "the error", || {
+    eventually(limit, "the error", async || {
         registry
             .statuses()
             .iter()
@@ -796,7 +707,7 @@ async fn hot_reload_adds_swaps_keeps_last_good_and_removes() {
 
     // Fixing it clears the error.
     install(&path, &hostile);
-    eventually(limit, "the fix", || {
+    eventually(limit, "the fix", async || {
         registry
             .statuses()
             .iter()
@@ -806,7 +717,10 @@ async fn hot_reload_adds_swaps_keeps_last_good_and_removes() {
 
     // A deleted file is no longer served.
     std::fs::remove_file(&path).unwrap();
-    eventually(limit, "the removal", || registry.get("agent").is_none()).await;
+    eventually(limit, "the removal", async || {
+        registry.get("agent").is_none()
+    })
+    .await;
     assert!(registry.statuses().is_empty());
 
     watcher.stop().await;
@@ -844,7 +758,7 @@ async fn a_file_copied_in_slowly_is_loaded_once_complete() {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
-    eventually(Duration::from_secs(3), "the complete file", || {
+    eventually(Duration::from_secs(3), "the complete file", async || {
         registry
             .statuses()
             .iter()

@@ -1,14 +1,16 @@
 //! The HTTP surface against the A2A 1.0 bindings (PROTOCOL.md §0–§6, §8.3):
 //! real HTTP on 127.0.0.1:0, a real task manager over the memory store, and
-//! native test agents (see `common::TestAgent`).
-
-mod common;
+//! native test agents (see `support::agents::TestAgent`).
 
 use std::time::Duration;
 
-use common::{Setup, SseEvent, TestAgent, TestServer, start, user_message};
 use reqwest::Method;
 use serde_json::{Value, json};
+
+use crate::support::agents::TestAgent;
+use crate::support::http::{Reply, user_message};
+use crate::support::server::{Setup, TestServer, start};
+use crate::support::sse::SseEvent;
 
 const JSONRPC_CT: &str = "application/json";
 
@@ -17,7 +19,7 @@ fn assert_json_ct(ct: &str) {
 }
 
 /// Asserts a JSON-RPC error answer: HTTP status, code, reason, id.
-fn assert_rpc_error(r: &common::Reply, http: u16, code: i64, reason: &str, id: Value) {
+fn assert_rpc_error(r: &Reply, http: u16, code: i64, reason: &str, id: Value) {
     assert_eq!(r.status, http, "{}", r.text);
     assert_json_ct(r.content_type());
     assert_eq!(r.body["jsonrpc"], "2.0", "{}", r.text);
@@ -47,7 +49,7 @@ fn assert_rpc_error(r: &common::Reply, http: u16, code: i64, reason: &str, id: V
 }
 
 /// Asserts a REST error answer: HTTP status, google.rpc status, reason.
-fn assert_rest_error(r: &common::Reply, http: u16, status: &str, reason: &str) {
+fn assert_rest_error(r: &Reply, http: u16, status: &str, reason: &str) {
     assert_eq!(r.status, http, "{}", r.text);
     assert_json_ct(r.content_type());
     assert_eq!(r.body["error"]["code"], http, "{}", r.text);
@@ -56,12 +58,7 @@ fn assert_rest_error(r: &common::Reply, http: u16, status: &str, reason: &str) {
     assert_eq!(r.reason().as_deref(), Some(reason), "{}", r.text);
 }
 
-async fn raw_rpc(
-    s: &TestServer,
-    url: &str,
-    content_type: Option<&str>,
-    body: &str,
-) -> common::Reply {
+async fn raw_rpc(s: &TestServer, url: &str, content_type: Option<&str>, body: &str) -> Reply {
     let mut req = s.client.post(url).header("A2A-Version", "1.0");
     if let Some(ct) = content_type {
         req = req.header("Content-Type", ct);
@@ -146,7 +143,7 @@ async fn agents_listing_shows_status_urls_and_default() {
 async fn card_is_a2a_1_0_with_absolute_urls_and_cache_headers() {
     let s = start(Setup::default()).await;
     // A 1.0 client says so; without the header the card also carries the
-    // 0.3 members (tests/compat.rs).
+    // 0.3 members (the compat tests).
     let r = s
         .send(
             s.client

@@ -13,6 +13,8 @@ use a2a_host::registry::{AgentRegistry, LoadedAgent};
 use a2a_host::store::Store;
 use futures::StreamExt;
 
+use crate::support::tasks::{send, status_text, task_of};
+
 /// Behaves according to the first word of the message.
 struct Scripted {
     runs: AtomicUsize,
@@ -159,28 +161,6 @@ fn fixtures_config(tune: impl Fn(&mut ManagerConfig)) -> Vec<(&'static str, Fixt
         ("memory", mem),
         ("sqlite", fixture_config(Arc::new(sqlite), dir, &tune)),
     ]
-}
-
-fn send(text: &str) -> SendMessageRequest {
-    SendMessageRequest {
-        message: Message::user_text(text),
-        ..Default::default()
-    }
-}
-
-fn task_of(r: SendMessageResponse) -> Task {
-    match r {
-        SendMessageResponse::Task(t) => std::sync::Arc::unwrap_or_clone(t),
-        SendMessageResponse::Message(m) => panic!("expected a task, got message {m:?}"),
-    }
-}
-
-fn status_text(t: &Task) -> String {
-    t.status
-        .message
-        .as_ref()
-        .map(|m| m.text())
-        .unwrap_or_default()
 }
 
 #[tokio::test]

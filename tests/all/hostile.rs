@@ -9,79 +9,26 @@
 //! - `/healthz` answers throughout;
 //! - the process's resident memory comes back near where it started.
 //!
-//! The tests run one at a time (they measure the memory of the process the
-//! server runs in) and build the guests once per run, like tests/runtime.rs.
-
-#[path = "common/agents.rs"]
-mod agents;
-use agents::{example, repo_root};
-
-mod common;
+//! They measure the resident memory of the process the server runs in, and
+//! set the allocator's mmap threshold for all of it; the rest of the suite
+//! runs in threads of the same test binary. So each test runs alone in a
+//! child process of the binary ([`isolate::alone`]), one such child at a
+//! time: nothing else allocates in the process it measures, and the
+//! allocator setting stays in it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use a2a_host::runtime::{AgentsFolder, RuntimeConfig, SyncReport, WasmRuntime};
 use a2a_host::store::Retention;
-use common::{Setup, TestServer, user_message};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-// ---------------------------------------------------------------------------
-// Building the guests
-
-fn run(mut cmd: Command, what: &str) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-fn cargo() -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(repo_root());
-    cmd
-}
-
-/// The test guest `name` (tests/agents/NAME, `-` written `_`).
-fn guest(name: &str) -> PathBuf {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let root = repo_root();
-        let target = root.join("tests/agents/target");
-        let mut cmd = cargo();
-        cmd.env_remove("CARGO_TARGET_DIR")
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(root.join("tests/agents/Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target);
-        run(cmd, "building tests/agents")?;
-        Ok(target.join("wasm32-wasip2/release"))
-    });
-    let path = dir
-        .as_ref()
-        .expect("building the test guests")
-        .join(format!("{}.wasm", name.replace('-', "_")));
-    assert!(path.is_file(), "{} was not built", path.display());
-    path
-}
+use crate::support::guests::{example, guest};
+use crate::support::http::{listener, ok_response, state, status_text as reason, user_message};
+use crate::support::isolate;
+use crate::support::server::{Setup, TestServer, start};
 
 // ---------------------------------------------------------------------------
 // The host under attack
@@ -142,14 +89,17 @@ fn fix_malloc_thresholds() {
         }
         /// `M_MMAP_THRESHOLD` in glibc's `malloc.h`.
         const M_MMAP_THRESHOLD: i32 = -3;
-        assert_eq!(mallopt(M_MMAP_THRESHOLD, 128 * 1024), 1, "mallopt");
+        static FIXED: std::sync::Once = std::sync::Once::new();
+        FIXED.call_once(|| {
+            assert_eq!(mallopt(M_MMAP_THRESHOLD, 128 * 1024), 1, "mallopt");
+        });
     }
 }
 
-/// One hostile test at a time.
-fn serial() -> &'static tokio::sync::Mutex<()> {
-    static LOCK: OnceLock<tokio::sync::Mutex<()>> = OnceLock::new();
-    LOCK.get_or_init(|| tokio::sync::Mutex::new(()))
+/// Whether this is the child process that runs the hostile test `name`
+/// alone; if not, runs it in one (see the module docs).
+fn alone(name: &str) -> bool {
+    isolate::alone(&format!("hostile::{name}"))
 }
 
 /// A compile cache shared by the tests, so each component compiles once.
@@ -176,7 +126,6 @@ struct Host {
     report: SyncReport,
     baseline_kib: u64,
     _dir: tempfile::TempDir,
-    _serial: tokio::sync::MutexGuard<'static, ()>,
 }
 
 /// Serve `echo` plus `agents` from a fresh agents folder, warm everything
@@ -188,7 +137,6 @@ async fn host(agents: &[Deploy<'_>]) -> Host {
 async fn host_with(agents: &[Deploy<'_>], config: RuntimeConfig) -> Host {
     fix_malloc_thresholds();
     let echo = example("echo");
-    let serial = serial().lock().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(&echo, dir.path().join("echo.wasm")).unwrap();
     for a in agents {
@@ -204,7 +152,7 @@ async fn host_with(agents: &[Deploy<'_>], config: RuntimeConfig) -> Host {
         ..config
     })
     .expect("runtime");
-    let server = common::start(Setup {
+    let server = start(Setup {
         agents: vec![],
         ..Default::default()
     })
@@ -219,7 +167,6 @@ async fn host_with(agents: &[Deploy<'_>], config: RuntimeConfig) -> Host {
         report,
         baseline_kib: 0,
         _dir: dir,
-        _serial: serial,
     };
     // Warm up the paths the attack and the bystanders take.
     for _ in 0..3 {
@@ -345,24 +292,6 @@ impl Host {
     }
 }
 
-fn state(task: &Value) -> &str {
-    task["status"]["state"].as_str().unwrap_or("")
-}
-
-/// The text of the task's status message.
-fn reason(task: &Value) -> String {
-    task["status"]["message"]["parts"]
-        .as_array()
-        .map(|parts| {
-            parts
-                .iter()
-                .filter_map(|p| p["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
-}
-
 /// One blocking SendMessage to echo; checks the answer.
 async fn echo_once(client: &reqwest::Client, url: &str, text: &str) -> Result<(), String> {
     let body = json!({
@@ -443,50 +372,14 @@ impl Bystanders {
     }
 }
 
-/// A loopback TCP listener that counts connections and answers each with
-/// `response`.
-struct Listener {
-    port: u16,
-    hits: Arc<AtomicUsize>,
-}
-
-async fn listener(response: String) -> Listener {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = l.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let response = response.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let _ = conn.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    Listener { port, hits }
-}
-
-fn ok_response(body: &str) -> String {
-    format!(
-        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )
-}
-
 // ---------------------------------------------------------------------------
 // 1. An endless CPU loop
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_cpu_loop() {
+    if !alone("hostile_cpu_loop") {
+        return;
+    }
     let host = host(&[deploy(
         "hostile",
         guest("hostile"),
@@ -511,6 +404,9 @@ async fn hostile_cpu_loop() {
 /// and the guest stops within the grace period plus an epoch tick or two.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_cpu_loop_canceled() {
+    if !alone("hostile_cpu_loop_canceled") {
+        return;
+    }
     let host = host(&[deploy("hostile", guest("hostile"), "")]).await;
     let bystanders = Bystanders::start(&host);
     let id = host.start("hostile", "loop").await;
@@ -543,6 +439,9 @@ async fn hostile_cpu_loop_canceled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_memory_growth() {
+    if !alone("hostile_memory_growth") {
+        return;
+    }
     let host = host(&[deploy("hostile", guest("hostile"), "")]).await;
     let task = host.attack("hostile", "hog", Duration::from_secs(30)).await;
     assert_eq!(state(&task), "TASK_STATE_FAILED", "{task}");
@@ -558,6 +457,9 @@ async fn hostile_memory_growth() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_stack_overflow() {
+    if !alone("hostile_stack_overflow") {
+        return;
+    }
     let host = host(&[deploy("hostile", guest("hostile"), "")]).await;
     let task = host
         .attack("hostile", "recurse", Duration::from_secs(30))
@@ -575,6 +477,9 @@ async fn hostile_stack_overflow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_trap_mid_stream() {
+    if !alone("hostile_trap_mid_stream") {
+        return;
+    }
     let host = host(&[deploy("hostile", guest("hostile"), "")]).await;
     let bystanders = Bystanders::start(&host);
     let req = host.server.rpc_request(
@@ -619,6 +524,9 @@ async fn hostile_trap_mid_stream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_ambient_access() {
+    if !alone("hostile_ambient_access") {
+        return;
+    }
     let host = host(&[deploy("hostile", guest("hostile"), "")]).await;
     let target = listener(ok_response("host secret")).await;
     let _ = std::fs::remove_file("/tmp/hostile-was-here");
@@ -661,6 +569,9 @@ async fn hostile_ambient_access() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_outbound_http() {
+    if !alone("hostile_outbound_http") {
+        return;
+    }
     let forbidden = listener(ok_response("internal secret")).await;
     let redirect = format!(
         "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{}/secret\r\ncontent-length: 0\r\n\
@@ -734,6 +645,9 @@ async fn hostile_outbound_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_huge_artifact() {
+    if !alone("hostile_huge_artifact") {
+        return;
+    }
     let host = host(&[deploy("hostile", guest("hostile"), "")]).await;
     let task = host
         .attack("hostile", "artifact-flood 200", Duration::from_secs(60))
@@ -780,6 +694,9 @@ async fn hostile_huge_artifact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_status_flood() {
+    if !alone("hostile_status_flood") {
+        return;
+    }
     let host = host(&[
         deploy("flood", guest("hostile"), ""),
         deploy(
@@ -822,6 +739,9 @@ async fn hostile_status_flood() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_double_complete() {
+    if !alone("hostile_double_complete") {
+        return;
+    }
     let host = host(&[deploy("hostile", guest("hostile"), "")]).await;
     let task = host
         .attack("hostile", "double-complete", Duration::from_secs(30))
@@ -864,6 +784,9 @@ async fn hostile_double_complete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_no_lifecycle_call() {
+    if !alone("hostile_no_lifecycle_call") {
+        return;
+    }
     let host = host(&[deploy("hostile", guest("hostile"), "")]).await;
     let task = host
         .attack("hostile", "nothing", Duration::from_secs(30))
@@ -882,6 +805,9 @@ async fn hostile_no_lifecycle_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_ignores_cancel() {
+    if !alone("hostile_ignores_cancel") {
+        return;
+    }
     let host = host(&[deploy("hostile", guest("hostile"), "")]).await;
     let bystanders = Bystanders::start(&host);
     let id = host.start("hostile", "deaf 600000").await;
@@ -913,6 +839,9 @@ async fn hostile_ignores_cancel() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_huge_card() {
+    if !alone("hostile_huge_card") {
+        return;
+    }
     let host = host(&[
         deploy("huge-card", guest("huge-card"), ""),
         deploy("fat-card", guest("fat-card"), ""),
@@ -973,6 +902,9 @@ async fn hostile_huge_card() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_task_swarm() {
+    if !alone("hostile_task_swarm") {
+        return;
+    }
     let host = host_with(
         &[
             deploy(

@@ -7,26 +7,25 @@
 //! virtual environment. The environments live in target/interop-venvs/NAME,
 //! made once by `python3 -m venv` and `pip install` of pinned versions, and
 //! reused while the marker file inside names the same Python and
-//! requirements. A file lock per environment keeps concurrent test binaries
-//! from building the same one twice.
+//! requirements. A file lock per environment keeps concurrent test
+//! processes from building the same one twice.
 //!
 //! These tests need python3 (3.11+) with `venv`, and PyPI the first time.
 //! Without them they fail with a message saying what to install; they never
 //! pass silently. `A2A_INTEROP_PYTHON` picks another interpreter.
 
-#[path = "common/agents.rs"]
-mod agents;
-use agents::{examples, repo_root};
-
 use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::support::guests::{fill_agents_folder, repo_root};
+use crate::support::process::{Serve, a2a_host};
 
 /// What a missing or unusable interpreter needs.
 const INSTALL_PYTHON: &str = "python3 (3.11+) with venv is needed for the interop tests: \
@@ -125,8 +124,8 @@ fn run_client(client: &Client) {
     let python = venv_python(client);
     let agents = agents_folder();
     let host = Host::start(agents.path());
-    let outcome = run_script(&python, client.script, &host.base);
-    let report = Report::new(client, &host.base, &outcome.stdout);
+    let outcome = run_script(&python, client.script, &host.serve.base);
+    let report = Report::new(client, &host.serve.base, &outcome.stdout);
     eprintln!("{}", report.text);
     let script_crashed = !matches!(outcome.exit_code, Some(0 | 1));
     if report.failures > 0 || script_crashed || outcome.timed_out {
@@ -147,7 +146,7 @@ fn run_client(client: &Client) {
                 tail(&outcome.stderr, 40)
             );
         }
-        msg += &format!("\na2a-host log (tail):\n{}", tail(&host.log(), 40));
+        msg += &format!("\na2a-host log (tail):\n{}", tail(&host.serve.log(), 40));
         panic!("{msg}");
     }
 }
@@ -345,8 +344,8 @@ fn venv_python(client: &Client) -> PathBuf {
         client.requirements.join("\n")
     );
 
-    // Held until this function returns: other test binaries wait here while
-    // one of them builds the environment.
+    // Held until this function returns: other test processes wait here
+    // while one of them builds the environment.
     let lock = File::create(root.join(format!("{}.lock", client.venv))).expect("lock file");
     lock.lock().expect("lock the interop venv");
 
@@ -411,88 +410,36 @@ fn venv_python(client: &Client) -> PathBuf {
 /// enough to be canceled mid-way).
 fn agents_folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    for name in ["echo", "streaming", "countdown", "multi-turn"] {
-        let wasm = examples().join(format!("{name}.wasm"));
-        fs::copy(&wasm, dir.path().join(format!("{name}.wasm")))
-            .unwrap_or_else(|e| panic!("copy {}: {e}", wasm.display()));
-    }
-    fs::write(
-        dir.path().join("countdown.toml"),
-        "[config]\ntick_ms = \"200\"\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.path().join("streaming.toml"),
-        "[config]\ndelay_ms = \"20\"\n",
-    )
-    .unwrap();
+    fill_agents_folder(
+        dir.path(),
+        &["echo", "streaming", "countdown", "multi-turn"],
+        &[
+            ("countdown", "[config]\ntick_ms = \"200\"\n"),
+            ("streaming", "[config]\ndelay_ms = \"20\"\n"),
+        ],
+    );
     dir
 }
 
 /// A running `a2a-host serve` on 127.0.0.1:0 with a memory store, killed
 /// on drop.
 struct Host {
-    child: Child,
-    base: String,
-    log: Arc<Mutex<String>>,
+    serve: Serve,
     _cache: tempfile::TempDir,
 }
 
 impl Host {
     fn start(agents: &Path) -> Host {
         let cache = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_a2a-host"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--store", "memory"])
+        let mut cmd = a2a_host();
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--store", "memory"])
             .arg("--agents")
             .arg(agents)
             .arg("--cache-dir")
-            .arg(cache.path())
-            .env("A2A_HOST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start a2a-host");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(i) = line.find("url=http://") {
-                    let url: String = line[i + 4..]
-                        .chars()
-                        .take_while(|c| !c.is_whitespace())
-                        .collect();
-                    let _ = tx.send(url);
-                }
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let base = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(base) => base,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("a2a-host did not start:\n{}", log.lock().unwrap());
-            }
-        };
+            .arg(cache.path());
         Host {
-            child,
-            base,
-            log,
+            serve: Serve::start(cmd),
             _cache: cache,
         }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -13,8 +13,6 @@
 //! `tests/fuzz-regressions/TARGET.txt`; saved seeds are replayed first on
 //! every run, so a crash once found stays covered.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +29,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
+
+use crate::support::agents::TestAgent;
+use crate::support::guests::test_guests_dir;
+use crate::support::http::user_message;
 
 // ---------------------------------------------------------------------------
 // The runner
@@ -359,14 +361,8 @@ struct Surface {
 
 async fn surface() -> Surface {
     let registry = AgentRegistry::new();
-    registry.insert(
-        "echo",
-        LoadedAgent::new(common::TestAgent::arc("echo"), None),
-    );
-    registry.insert(
-        "other",
-        LoadedAgent::new(common::TestAgent::arc("other"), None),
-    );
+    registry.insert("echo", LoadedAgent::new(TestAgent::arc("echo"), None));
+    registry.insert("other", LoadedAgent::new(TestAgent::arc("other"), None));
     let manager = TaskManager::new(
         Arc::new(MemoryStore::new()),
         registry,
@@ -388,7 +384,7 @@ async fn surface() -> Surface {
     let mut task_ids = Vec::new();
     for text in ["done", "input", "artifact"] {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
-            "params": {"message": common::user_message(text)}});
+            "params": {"message": user_message(text)}});
         let answer = call(&app, post("/agents/echo", &body.to_string())).await;
         assert_eq!(answer.status, 200);
         let v: Value = serde_json::from_slice(&answer.body).unwrap();
@@ -994,12 +990,11 @@ fn compat_regression_empty_file_uri() {
 // ---------------------------------------------------------------------------
 // Target: the agents folder
 
-/// The test guests' components, built by tests/runtime.rs or
-/// tests/hostile.rs; mutations of real components reach deeper than random
+/// The test guests' components, built by the runtime or hostile tests (or
+/// `cargo xtask fuzz`); mutations of real components reach deeper than random
 /// bytes. Falls back to a hand-made component header when none is built.
 fn seed_components() -> Vec<Vec<u8>> {
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/agents/target/wasm32-wasip2/release");
+    let dir = test_guests_dir();
     let mut seeds: Vec<Vec<u8>> = ["odd_import.wasm", "wrong_world.wasm", "huge_card.wasm"]
         .iter()
         .filter_map(|f| std::fs::read(dir.join(f)).ok())

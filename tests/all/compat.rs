@@ -3,11 +3,13 @@
 //! `/v1/…` routes (protobuf JSON), the 0.3 card members, and refusals of
 //! requests in the other version's shape.
 
-mod common;
-
-use common::{Reply, Setup, SseEvent, TestAgent, TestServer, start};
 use reqwest::Method;
 use serde_json::{Value, json};
+
+use crate::support::agents::TestAgent;
+use crate::support::http::{Reply, user_message};
+use crate::support::server::{Setup, TestServer, start};
+use crate::support::sse::SseEvent;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -527,7 +529,7 @@ async fn v1_shapes_in_03_requests_are_refused_naming_the_field() {
 async fn v03_shapes_in_1_0_requests_are_refused_naming_the_field() {
     let s = start(Setup::default()).await;
     let v1 = |extra: Value| {
-        let mut m = common::user_message("x");
+        let mut m = user_message("x");
         for (k, v) in extra.as_object().unwrap() {
             m[k] = v.clone();
         }
