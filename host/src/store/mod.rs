@@ -34,9 +34,12 @@ use crate::model::{StreamResponse, Task, TaskPushNotificationConfig, TaskState, 
 
 pub mod conformance;
 pub mod memory;
+mod paging;
 pub mod postgres;
 pub mod retention;
 pub mod sqlite;
+
+pub use paging::{MAX_PAGE_SIZE, decode_page_token, encode_page_token, status_millis};
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -352,27 +355,4 @@ pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn Store>, String> {
                 })
         }
     }
-}
-
-/// Encodes a ListTasks cursor: the last row's status time and id.
-pub fn encode_page_token(status_millis: i64, task_id: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{status_millis}:{task_id}"))
-}
-
-/// Decodes a token from [`encode_page_token`].
-pub fn decode_page_token(token: &str) -> Option<(i64, String)> {
-    use base64::Engine as _;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()?;
-    let raw = String::from_utf8(raw).ok()?;
-    let (ms, id) = raw.split_once(':')?;
-    Some((ms.parse().ok()?, id.to_string()))
-}
-
-/// The status timestamp of a task in milliseconds (0 if unset), the sort key
-/// of ListTasks.
-pub fn status_millis(task: &Task) -> i64 {
-    task.status.timestamp.map(|t| t.unix_millis()).unwrap_or(0)
 }
