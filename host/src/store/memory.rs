@@ -11,7 +11,7 @@
 //! insertions.
 //!
 //! Semantics match [`super::sqlite::SqliteStore`] exactly; both run the
-//! [`super::conformance`] suite.
+//! `conformance` suite.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::RandomState;
