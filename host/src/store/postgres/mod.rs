@@ -72,6 +72,9 @@
 //! several processes may purge at once without waiting on each other.
 //! Expired terminal tasks are found through the partial index
 //! `tasks_expiring`, idle contexts through `contexts_by_age`.
+//!
+//! [`Store::write_task`]: super::Store::write_task
+//! [`Store::purge`]: super::Store::purge
 
 use std::fmt::Write as _;
 use std::str::FromStr;

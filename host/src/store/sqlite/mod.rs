@@ -74,6 +74,8 @@
 //! A task write is one row in `tasks` (inserted or updated), one row in
 //! `task_events` holding all the events it appends (a row's `seq` is its
 //! last event's, `n` how many it holds), and the claim of its message id.
+//!
+//! [`Store::write_task`]: super::Store::write_task
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
