@@ -11,7 +11,7 @@
 //! insertions.
 //!
 //! Semantics match [`super::sqlite::SqliteStore`] exactly; both run the
-//! [`super::conformance`] suite.
+//! `conformance` suite.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::RandomState;
@@ -22,9 +22,10 @@ use async_trait::async_trait;
 use hashbrown::Equivalent;
 use parking_lot::RwLock;
 
+use super::paging::{self, PageBuilder};
 use super::{
     Committed, PurgeReport, Retention, Store, StoreError, StoredTask, TaskPage, TaskQuery,
-    TaskWrite, decode_page_token, encode_page_token, status_millis, unix_millis,
+    TaskWrite, status_millis, unix_millis,
 };
 use crate::model::{StreamResponse, Task, TaskPushNotificationConfig, TaskState};
 
@@ -198,14 +199,8 @@ impl Store for MemoryStore {
     }
 
     async fn list_tasks(&self, query: &TaskQuery) -> Result<TaskPage, StoreError> {
-        let cursor = match query.page_token.as_deref() {
-            None | Some("") => None,
-            Some(token) => Some(
-                decode_page_token(token)
-                    .ok_or_else(|| StoreError::Other(format!("invalid page token `{token}`")))?,
-            ),
-        };
-        let page_size = query.page_size.clamp(1, 100);
+        let cursor = paging::cursor(query)?;
+        let page_size = paging::page_size(query);
         let after_ms = query.status_after.map(|t| t.unix_millis());
 
         let inner = self.inner.read();
@@ -236,17 +231,14 @@ impl Store for MemoryStore {
                 *ms > *c_ms || (*ms == *c_ms && t.id.as_str() >= c_id.as_str())
             }),
         };
-        let rest = &matching[start..];
-        let page = &rest[..rest.len().min(page_size)];
-        let next_page_token = match page.last() {
-            Some((ms, t)) if rest.len() > page.len() => encode_page_token(*ms, &t.id),
-            _ => String::new(),
-        };
-        Ok(TaskPage {
-            tasks: page.iter().map(|(_, t)| (*t).clone()).collect(),
-            next_page_token,
-            total_size,
-        })
+        let mut page = PageBuilder::new(page_size);
+        for (ms, t) in &matching[start..] {
+            if !page.has_room() {
+                break;
+            }
+            page.push(*ms, t.id.clone(), Task::clone(t));
+        }
+        Ok(page.finish(total_size))
     }
 
     async fn events_after(
