@@ -31,7 +31,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Args;
 use serde::Deserialize;
 
 /// Where tasks are stored.
@@ -43,6 +42,18 @@ pub enum StoreSpec {
     Sqlite(PathBuf),
     /// A PostgreSQL URL.
     Postgres(String),
+}
+
+impl StoreSpec {
+    /// The Cargo feature of a2a-host that serves this store (`None`: the
+    /// memory store, always built).
+    pub fn feature(&self) -> Option<&'static str> {
+        match self {
+            StoreSpec::Memory => None,
+            StoreSpec::Sqlite(_) => Some("sqlite"),
+            StoreSpec::Postgres(_) => Some("postgres"),
+        }
+    }
 }
 
 impl std::str::FromStr for StoreSpec {
@@ -67,76 +78,132 @@ impl std::str::FromStr for StoreSpec {
     }
 }
 
-/// The `serve` settings as flags and environment variables. Every field is
-/// optional here so that the toml file and defaults can fill the gaps.
-#[derive(Debug, Clone, Default, Args)]
+/// The `serve` settings as flags and environment variables (with feature
+/// `cli`, a clap `Args`). Every field is optional here so that the toml
+/// file and defaults can fill the gaps.
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct ServeArgs {
     /// Folder of agent components (`NAME.wasm`, optional `NAME.toml`).
-    #[arg(long, env = "A2A_HOST_AGENTS", value_name = "DIR")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_AGENTS", value_name = "DIR")
+    )]
     pub agents: Option<PathBuf>,
     /// Address to listen on.
-    #[arg(long, env = "A2A_HOST_LISTEN", value_name = "ADDR:PORT")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_LISTEN", value_name = "ADDR:PORT")
+    )]
     pub listen: Option<SocketAddr>,
     /// Task store: `memory`, `sqlite:PATH` or `postgres://…`.
-    #[arg(long, env = "A2A_HOST_STORE", value_name = "STORE")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_STORE", value_name = "STORE")
+    )]
     pub store: Option<StoreSpec>,
     /// Agent served at `/` and `/.well-known/agent-card.json`.
-    #[arg(long, env = "A2A_HOST_DEFAULT_AGENT", value_name = "NAME")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_DEFAULT_AGENT", value_name = "NAME")
+    )]
     pub default_agent: Option<String>,
     /// Public base URL used in agent cards (e.g. `https://agents.example.com`).
-    #[arg(long, env = "A2A_HOST_PUBLIC_URL", value_name = "URL")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_PUBLIC_URL", value_name = "URL")
+    )]
     pub public_url: Option<String>,
     /// How long a blocking SendMessage waits before returning the task as is.
-    #[arg(long, env = "A2A_HOST_BLOCKING_TIMEOUT", value_name = "SECS")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_BLOCKING_TIMEOUT", value_name = "SECS")
+    )]
     pub blocking_timeout: Option<u64>,
     /// How long a canceled agent may keep running before it is stopped.
-    #[arg(long, env = "A2A_HOST_CANCEL_GRACE_MS", value_name = "MS")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_CANCEL_GRACE_MS", value_name = "MS")
+    )]
     pub cancel_grace_ms: Option<u64>,
     /// Largest accepted request body.
-    #[arg(long, env = "A2A_HOST_MAX_BODY_BYTES", value_name = "N")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_MAX_BODY_BYTES", value_name = "N")
+    )]
     pub max_body_bytes: Option<usize>,
     /// How long shutdown waits for running tasks.
-    #[arg(long, env = "A2A_HOST_DRAIN_SECS", value_name = "SECS")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_DRAIN_SECS", value_name = "SECS")
+    )]
     pub drain_secs: Option<u64>,
     /// Folder for compiled components.
-    #[arg(long, env = "A2A_HOST_CACHE_DIR", value_name = "DIR")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_CACHE_DIR", value_name = "DIR")
+    )]
     pub cache_dir: Option<PathBuf>,
     /// Whether agent cards also carry the A2A 0.3 members (`url`,
     /// `preferredTransport`, …) for clients that send no `A2A-Version`.
-    #[arg(long, env = "A2A_HOST_CARD_V03", value_name = "true|false")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_CARD_V03", value_name = "true|false")
+    )]
     pub card_v03: Option<bool>,
     /// Shared bus for several host processes on one store:
     /// `redis://HOST[:PORT][/DB][?prefix=NAME]` (key prefix default `a2a`).
-    #[arg(long, env = "A2A_HOST_BUS", value_name = "URL")]
+    #[cfg_attr(feature = "cli", arg(long, env = "A2A_HOST_BUS", value_name = "URL"))]
     pub bus: Option<String>,
     /// With a bus: how many turns this process runs at once (0: accept
     /// requests but run no turns).
-    #[arg(long, env = "A2A_HOST_WORKERS", value_name = "N")]
+    #[cfg_attr(feature = "cli", arg(long, env = "A2A_HOST_WORKERS", value_name = "N"))]
     pub workers: Option<usize>,
     /// With a bus: how long a job may go without a heartbeat before another
     /// process takes it over (doubled for each earlier attempt).
-    #[arg(long, env = "A2A_HOST_RECLAIM_IDLE_SECS", value_name = "SECS")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_RECLAIM_IDLE_SECS", value_name = "SECS")
+    )]
     pub reclaim_idle_secs: Option<u64>,
     /// With a bus: runs of a job (its process dying each time) before its
     /// task is failed and the job moved to the dead-letter stream.
-    #[arg(long, env = "A2A_HOST_MAX_ATTEMPTS", value_name = "N")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_MAX_ATTEMPTS", value_name = "N")
+    )]
     pub max_attempts: Option<u32>,
     /// WebAssembly turns running at once across all agents; more wait in
     /// each agent's bounded queue.
-    #[arg(long, env = "A2A_HOST_MAX_CONCURRENT", value_name = "N")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_MAX_CONCURRENT", value_name = "N")
+    )]
     pub max_concurrent: Option<u32>,
     /// Delete tasks this many hours after they ended (0: keep forever).
-    #[arg(long, env = "A2A_HOST_RETAIN_TERMINAL_HOURS", value_name = "HOURS")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_RETAIN_TERMINAL_HOURS", value_name = "HOURS")
+    )]
     pub retain_terminal_hours: Option<u64>,
     /// Delete a context's agent state this many days after its last write
     /// (0: keep forever).
-    #[arg(long, env = "A2A_HOST_RETAIN_STATE_DAYS", value_name = "DAYS")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_RETAIN_STATE_DAYS", value_name = "DAYS")
+    )]
     pub retain_state_days: Option<u64>,
     /// How often the retention job runs.
-    #[arg(long, env = "A2A_HOST_RETENTION_INTERVAL_SECS", value_name = "SECS")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_RETENTION_INTERVAL_SECS", value_name = "SECS")
+    )]
     pub retention_interval_secs: Option<u64>,
     /// Settings file (default: `./a2a-host.toml` if it exists).
-    #[arg(long, env = "A2A_HOST_CONFIG", value_name = "PATH")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "A2A_HOST_CONFIG", value_name = "PATH")
+    )]
     pub config: Option<PathBuf>,
 }
 

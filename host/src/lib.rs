@@ -29,15 +29,22 @@
 
 pub mod agent;
 pub mod bus;
+#[cfg(feature = "client")]
 pub mod client;
 pub use server::v03 as compat;
 pub mod config;
 pub mod error;
+pub mod hooks;
+pub mod host;
 mod log_throttle;
 pub mod manager;
 pub mod model;
 pub mod registry;
+#[cfg(feature = "wasm")]
 pub mod runtime;
+#[cfg(feature = "cli")]
 pub mod scaffold;
 pub mod server;
 pub mod store;
+
+pub use host::{Host, HostBuilder};

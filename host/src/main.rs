@@ -3,22 +3,17 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use a2a_host::config::{HostConfig, ServeArgs, StoreSpec};
-use a2a_host::manager::{ManagerConfig, TaskManager};
-use a2a_host::registry::AgentRegistry;
+use a2a_host::Host;
+use a2a_host::config::{HostConfig, ServeArgs};
 
 /// mimalloc, not the system allocator: a task allocates many small,
 /// short-lived objects on one thread and frees them on another, where glibc's
 /// malloc spent about a quarter of the server's CPU (bench/README.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use a2a_host::runtime::{AgentsFolder, RuntimeConfig, WasmRuntime};
-use a2a_host::server::{self, ServerConfig};
-use a2a_host::store::Store;
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +32,7 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Send a message to an agent and print the answer (`--stream` prints it
     /// as it arrives).
+    #[cfg(feature = "client")]
     Call(a2a_host::client::CallArgs),
     /// Create a new agent project that builds as is.
     New {
@@ -71,6 +67,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(*args).await,
+            #[cfg(feature = "client")]
             Command::Call(args) => a2a_host::client::run_call(args).await,
             Command::New { name, path } => a2a_host::scaffold::new_agent(&name, path.as_deref()),
             Command::Inspect { file } => inspect(file).await,
@@ -117,91 +114,13 @@ fn init_tracing() {
         .init();
 }
 
-async fn open_store(spec: &StoreSpec) -> Result<Arc<dyn Store>, String> {
-    a2a_host::store::open(spec).await
-}
-
-/// The bus the processes of a deployment share, or the local one.
-async fn open_bus(config: &HostConfig) -> Result<Arc<dyn a2a_host::bus::Bus>, String> {
-    use a2a_host::bus::redis::{RedisBus, RedisBusConfig};
-    let Some(url) = &config.bus else {
-        return Ok(Arc::new(a2a_host::bus::LocalBus));
-    };
-    let bus = RedisBus::connect(RedisBusConfig {
-        reclaim_idle: config.reclaim_idle,
-        max_attempts: config.max_attempts,
-        ..RedisBusConfig::new(url.clone())
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok(bus)
-}
-
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let config = HostConfig::resolve(args)?;
-    let store = open_store(&config.store).await?;
-    // Ended tasks and idle context state expire in the background
-    // (README, "Retention").
-    let retention = (!config.retention.keeps_everything()).then(|| {
-        a2a_host::store::retention::spawn_retention(
-            store.clone(),
-            config.retention,
-            config.retention_interval,
-        )
-    });
-    tracing::info!(store = %store.describe(), "store open");
-
-    let registry = AgentRegistry::new();
-    let bus = open_bus(&config).await?;
-    if bus.is_shared() {
-        tracing::info!(bus = %bus.describe(), workers = config.workers, "bus ready");
-    }
-    let manager = TaskManager::with_bus(
-        store,
-        registry.clone(),
-        ManagerConfig {
-            blocking_timeout: config.blocking_timeout,
-            cancel_grace: config.cancel_grace,
-            workers: config.workers,
-            ..Default::default()
-        },
-        bus,
-    );
-    manager.recover().await.map_err(|e| e.to_string())?;
-
-    let runtime = WasmRuntime::new(RuntimeConfig {
-        cache_dir: config.cache_dir.clone(),
-        cancel_grace: config.cancel_grace,
-        max_concurrent_total: config.max_concurrent,
-        ..Default::default()
-    })?;
-    if !config.agents.is_dir() {
-        return Err(format!(
-            "the agents folder {} does not exist (create it, or pass --agents DIR)",
-            config.agents.display()
-        ));
-    }
-    let folder = AgentsFolder::new(runtime, &config.agents, registry.clone());
-    let report = folder.sync().await?;
-    for (name, error) in &report.failed {
-        tracing::warn!(agent = %name, %error, "agent failed to load");
-    }
-    for (path, why) in &report.ignored {
-        tracing::warn!(file = %path.display(), %why, "file ignored");
-    }
-    let watcher = folder.watch()?;
-    // Claim queued work only once the agents are loaded.
-    manager.start_bus();
-
-    let server_config = ServerConfig {
-        public_url: config.public_url.clone(),
-        default_agent: config.default_agent.clone(),
-        max_body_bytes: config.max_body_bytes,
-        card_v03_members: config.card_v03,
-        ..Default::default()
-    };
-    let handle = server_config.handle.clone();
-    let app = server::router(manager.clone(), server_config);
+    let host = Host::builder()
+        .config(&config)
+        .build()
+        .await
+        .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -210,27 +129,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot read the listen address: {e}"))?;
     tracing::info!(
         url = %format!("http://{local}"),
-        agents = ?registry.names(),
+        agents = ?host.registry().names(),
         "serving"
     );
-
-    let drain = config.drain;
-    let shutdown_manager = manager.clone();
-    let shutdown_handle = handle.clone();
-    let shutdown = async move {
-        wait_for_signal().await;
-        tracing::info!("shutting down: draining running tasks");
-        shutdown_handle.set_ready(false);
-        shutdown_manager.drain(drain).await;
-        shutdown_handle.close_streams();
-    };
-    server::serve(listener, app, shutdown)
+    host.serve(listener, wait_for_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;
-    watcher.stop().await;
-    if let Some(job) = retention {
-        job.abort();
-    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -74,6 +74,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                     "a2a-host",
                     "-p",
                     "bench",
+                    // The cluster phase serves from PostgreSQL + Redis.
+                    "--features",
+                    "a2a-host/full",
                 ])
                 .args([
                     "--bin",

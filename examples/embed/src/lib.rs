@@ -1,21 +1,44 @@
 //! An existing axum service that also serves A2A agents.
 //!
-//! The service has its own routes (`/`, `/api/status`). It builds an
-//! a2a-host [`TaskManager`] over a store and a registry, registers a native
-//! Rust agent — and, if a folder is given, every WebAssembly agent in it —
-//! and nests the host's router under `/a2a`. Agent `NAME` is then at
-//! `/a2a/agents/NAME`, its card at `/a2a/agents/NAME/.well-known/agent-card.json`.
+//! The service keeps its own routes (`/`, `/api/status`) and nests the
+//! a2a-host routes under `/a2a`: a native Rust agent (`word-count`) and
+//! every WebAssembly agent of a folder, hot-reloaded. Agent `NAME` is then
+//! at `/a2a/agents/NAME`, its card at
+//! `/a2a/agents/NAME/.well-known/agent-card.json`. A tower layer tags every
+//! A2A response, the way an embedder adds its own auth or headers.
 
-use std::sync::Arc;
+use std::path::Path;
 
 use a2a_host::agent::{Agent, AgentError, AgentInfo, TaskContext};
-use a2a_host::manager::{ManagerConfig, TaskManager};
+use a2a_host::host::{Host, HostError};
 use a2a_host::model::Part;
-use a2a_host::registry::{AgentRegistry, LoadedAgent};
-use a2a_host::server::{self, ServerConfig};
-use a2a_host::store::memory::MemoryStore;
 use axum::Router;
+use axum::http::HeaderValue;
+use axum::response::Response;
 use axum::routing::get;
+
+/// The service: its own routes, and the A2A host under `/a2a`.
+pub async fn app(agents: &Path) -> Result<(Router, Host), HostError> {
+    let host = Host::builder()
+        .store("memory")
+        .agent("word-count", WordCount)
+        .agents_dir(agents)
+        .layer(axum::middleware::map_response(tag))
+        .build()
+        .await?;
+    let app = Router::new()
+        .route("/", get(|| async { "my service, with agents under /a2a" }))
+        .route("/api/status", get(|| async { "ok" }))
+        .nest("/a2a", host.router());
+    Ok((app, host))
+}
+
+/// The layer's work: one header on every A2A response.
+async fn tag(mut response: Response) -> Response {
+    let value = HeaderValue::from_static("embed-example");
+    response.headers_mut().insert("x-served-by", value);
+    response
+}
 
 /// A native agent: counts the words of the message.
 pub struct WordCount;
@@ -32,22 +55,4 @@ impl Agent for WordCount {
             .await?;
         Ok(())
     }
-}
-
-/// The whole application: the service's own routes plus the A2A host
-/// under `/a2a`.
-pub fn app() -> (Router, TaskManager) {
-    let registry = AgentRegistry::new();
-    registry.insert("word-count", LoadedAgent::new(Arc::new(WordCount), None));
-    let manager = TaskManager::new(
-        Arc::new(MemoryStore::new()),
-        registry,
-        ManagerConfig::default(),
-    );
-    let a2a = server::router(manager.clone(), ServerConfig::default());
-    let app = Router::new()
-        .route("/", get(|| async { "my service, with agents under /a2a" }))
-        .route("/api/status", get(|| async { "ok" }))
-        .nest("/a2a", a2a);
-    (app, manager)
 }

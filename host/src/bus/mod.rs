@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::A2aError;
 use crate::model::StreamResponse;
 
+#[cfg(feature = "redis")]
 pub mod redis;
 
 /// One turn to run, as queued for any host process.

@@ -61,12 +61,14 @@ use crate::model::{
     SendMessageRequest, SendMessageResponse, SubscribeToTaskRequest, Task, TaskState,
 };
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
 pub mod sse;
 mod stream;
 pub mod transport;
 
+#[cfg(feature = "cli")]
 pub use cli::{CallArgs, CallSummary, run_call, run_call_to};
 pub use error::{ClientError, RemoteError};
 pub use stream::{StreamEvent, TaskEventStream};

@@ -484,6 +484,8 @@ impl TaskManager {
                 context_is_new: false,
             })
             .await?;
+        let event = std::slice::from_ref(&event);
+        self.committed(&stored.agent, Some(stored.task.status.state), &task, event);
         // Open subscriptions (e.g. across an input-required pause) hear it.
         let channel = self
             .inner
@@ -491,12 +493,11 @@ impl TaskManager {
             .lock()
             .get(&task.id)
             .and_then(Weak::upgrade);
-        self.publish(&task.id, committed.first_seq, std::slice::from_ref(&event))
-            .await;
+        self.publish(&task.id, committed.first_seq, event).await;
         if let Some(channel) = channel {
             channel.send(SequencedEvent {
                 seq: Some(committed.first_seq),
-                event,
+                event: Arc::clone(&event[0]),
             });
         }
         Ok(Arc::unwrap_or_clone(task))

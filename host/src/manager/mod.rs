@@ -65,13 +65,14 @@
 //! [`Job`]: crate::bus::Job
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use hashbrown::HashMap;
 use parking_lot::Mutex as SyncMutex;
 
 use crate::bus::{Bus, LocalBus};
+use crate::hooks::{HookSet, Hooks};
 use crate::model::{Message, Part, StreamResponse, Task, TaskState, TaskStatusUpdateEvent};
 use crate::registry::AgentRegistry;
 use crate::store::Store;
@@ -89,6 +90,7 @@ pub use channel::{EventStream, SequencedEvent};
 use channel::TaskChannel;
 use cluster::ClusterWorker;
 use turn::LiveTask;
+pub(crate) use turn::panic_message;
 
 /// Settings of the task manager.
 #[derive(Debug, Clone)]
@@ -163,6 +165,8 @@ struct Inner {
     draining: AtomicBool,
     running_turns: AtomicUsize,
     turns_done: tokio::sync::Notify,
+    /// Told of every committed change ([`TaskManager::set_hooks`]).
+    hooks: OnceLock<HookSet>,
 }
 
 impl TaskManager {
@@ -182,6 +186,28 @@ impl TaskManager {
         bus: Arc<dyn Bus>,
     ) -> Self {
         Self::build(store, registry, config, bus)
+    }
+
+    /// Calls `hooks` on every task state transition and artifact this
+    /// manager commits from now on (see [`crate::hooks`]). Only the first
+    /// call takes effect: it returns `false` if hooks were set already.
+    /// Must be called inside a Tokio runtime.
+    pub fn set_hooks(&self, hooks: Vec<Arc<dyn Hooks>>) -> bool {
+        hooks.is_empty() || self.inner.hooks.set(HookSet::new(hooks)).is_ok()
+    }
+
+    /// Tells the hooks of a committed write of `task` (see
+    /// [`HookSet::committed`]).
+    fn committed(
+        &self,
+        agent: &str,
+        from: Option<TaskState>,
+        task: &Arc<Task>,
+        events: &[Arc<StreamResponse>],
+    ) {
+        if let Some(hooks) = self.inner.hooks.get() {
+            hooks.committed(agent, from, task, events);
+        }
     }
 
     /// Starts the bus's worker and signal loops (once; later calls do
@@ -212,6 +238,7 @@ impl TaskManager {
                 draining: AtomicBool::new(false),
                 running_turns: AtomicUsize::new(0),
                 turns_done: tokio::sync::Notify::new(),
+                hooks: OnceLock::new(),
             }),
         }
     }

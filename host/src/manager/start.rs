@@ -174,6 +174,7 @@ impl TaskManager {
                 };
             }
         };
+        self.committed(agent_name, None, &task, &[]);
         let state = LiveState {
             task,
             version: committed.version,
@@ -289,6 +290,7 @@ impl TaskManager {
                 accepted_output_modes,
                 spent: TaskUsage::of(&stored.task, stored.last_seq),
             };
+            self.committed(agent_name, Some(task.status.state), &next, &events);
             self.publish(task_id, committed.first_seq, &events).await;
             let live_state = LiveState {
                 task: next,

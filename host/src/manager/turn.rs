@@ -258,6 +258,8 @@ impl TaskManager {
         let write = st.write(&live.agent, Arc::clone(&next), events.clone());
         match self.inner.store.write_task(write).await {
             Ok(committed) => {
+                let from = (st.version != 0).then_some(st.task.status.state);
+                self.committed(&live.agent, from, &next, &events);
                 st.task = next;
                 st.version = committed.version;
                 st.started = true;
@@ -309,6 +311,7 @@ impl TaskManager {
             .write_task(st.write(&live.agent, Arc::clone(&st.task), Vec::new()))
             .await?;
         st.version = committed.version;
+        self.committed(&live.agent, None, &st.task, &[]);
         Ok(())
     }
 
@@ -371,6 +374,8 @@ impl TaskManager {
                     .write_task(st.write(&live.agent, Arc::clone(&next), events.clone()))
                     .await
                     .map_err(store_action_error)?;
+                let from = (st.version != 0).then_some(st.task.status.state);
+                self.committed(&live.agent, from, &next, &events);
                 st.task = next;
                 st.version = committed.version;
                 st.started = true;
@@ -563,7 +568,7 @@ fn log_write_created_error(task_id: &str, error: &StoreError) {
     log_throttled!(error, task = %task_id, %error, "could not write a new task");
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -221,13 +221,25 @@ pub(crate) struct App {
 /// URL layout. Requests are logged through `tracing` (tower-http
 /// `TraceLayer`).
 pub fn router(manager: TaskManager, config: ServerConfig) -> Router {
+    router_with(manager, config, |a2a| a2a)
+}
+
+/// [`router`], with `wrap` applied to the A2A routes (agents, cards, the
+/// bindings, the fallback) but not to `/healthz` and `/readyz`, so that an
+/// embedder's layer (authentication, say) never blocks a probe.
+pub fn router_with(
+    manager: TaskManager,
+    config: ServerConfig,
+    wrap: impl FnOnce(Router) -> Router,
+) -> Router {
     let app = App {
         manager,
         config: Arc::new(config),
     };
+    let mut probes: Router<App> = Router::new();
+    probes = add(probes, "/healthz", get(healthz));
+    probes = add(probes, "/readyz", get(readyz));
     let mut r: Router<App> = Router::new();
-    r = add(r, "/healthz", get(healthz));
-    r = add(r, "/readyz", get(readyz));
     r = add(r, "/agents", get(list_agents));
     // JSON-RPC: the agent URL itself, and the root for the default agent.
     r = add(r, "/agents/{agent}", post(jsonrpc::handle));
@@ -252,10 +264,17 @@ pub fn router(manager: TaskManager, config: ServerConfig) -> Router {
     for prefix in ["/agents/{agent}/v1", "/v1"] {
         r = rest::v03_routes(r, prefix);
     }
-    r.fallback(not_found)
+    let a2a = r
+        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app.clone());
+    wrap(a2a)
+        .merge(
+            probes
+                .method_not_allowed_fallback(method_not_allowed)
+                .with_state(app),
+        )
         .layer(TraceLayer::new_for_http())
-        .with_state(app)
 }
 
 /// Adds `path` and `path/` (the trailing-slash form) to the router.

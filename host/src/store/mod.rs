@@ -25,11 +25,6 @@
 //! contexts that nobody wrote for too long. [`retention::spawn_retention`]
 //! runs it as a background job.
 
-// Only for the `store-conformance` feature below, until host/Cargo.toml
-// declares it (a lint attribute on the gated item itself does not reach
-// this lint, which is reported at the enclosing module).
-#![allow(unexpected_cfgs)]
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -44,8 +39,10 @@ use crate::model::{StreamResponse, Task, TaskPushNotificationConfig, TaskState, 
 pub mod conformance;
 pub mod memory;
 mod paging;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod retention;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 pub use paging::{MAX_PAGE_SIZE, decode_page_token, encode_page_token, status_millis};
@@ -343,6 +340,7 @@ pub(crate) fn unix_millis(at: SystemTime) -> i64 {
 pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn Store>, String> {
     match spec {
         StoreSpec::Memory => Ok(Arc::new(memory::MemoryStore::new())),
+        #[cfg(feature = "sqlite")]
         StoreSpec::Sqlite(path) => {
             let owned = path.clone();
             // Opening and migrating a file is blocking I/O.
@@ -352,6 +350,7 @@ pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn Store>, String> {
                 .map(|s| Arc::new(s) as Arc<dyn Store>)
                 .map_err(|e| format!("cannot open the SQLite store {}: {e}", path.display()))
         }
+        #[cfg(feature = "postgres")]
         StoreSpec::Postgres(url) => {
             postgres::PostgresStore::connect(url, postgres::PgOptions::default())
                 .await
@@ -363,5 +362,11 @@ pub async fn open(spec: &StoreSpec) -> Result<Arc<dyn Store>, String> {
                     )
                 })
         }
+        #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+        other => Err(format!(
+            "this a2a-host was built without the `{}` feature; rebuild with \
+             `--features {0}` (or `full`) or use another store",
+            other.feature().unwrap_or_default()
+        )),
     }
 }

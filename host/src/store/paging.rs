@@ -8,8 +8,6 @@
 //! strictly after it, so a page costs the same at any depth and never
 //! skips or repeats a task that did not change meanwhile.
 
-use std::fmt::Write as _;
-
 use super::{StoreError, TaskPage, TaskQuery};
 use crate::model::Task;
 
@@ -60,12 +58,14 @@ pub(crate) fn page_size(query: &TaskQuery) -> usize {
     query.page_size.clamp(1, MAX_PAGE_SIZE)
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// A value bound to a parameter of a ListTasks statement.
 pub(crate) enum SqlArg {
     Text(String),
     Int(i64),
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// The conditions of a ListTasks query in SQL, for the SQL stores (whose
 /// `tasks` tables have the same columns): their text with numbered
 /// placeholders (`?1` for SQLite, `$1` for PostgreSQL) and the values to
@@ -74,6 +74,9 @@ pub(crate) struct ListConditions {
     /// The filters alone: what `total_size` counts. Its placeholders are
     /// the first `filter_args` of `args`.
     pub(crate) filter: String,
+    /// (SQLite counts with the filters alone; PostgreSQL counts in the
+    /// page's statement.)
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) filter_args: usize,
     /// The filters and the cursor: the rows of this page and after.
     pub(crate) page: String,
@@ -84,10 +87,12 @@ pub(crate) struct ListConditions {
     pub(crate) page_size: usize,
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl ListConditions {
     /// The conditions of `query` from `cursor` on; `sigil` starts a
     /// placeholder (`?` or `$`).
     pub(crate) fn new(query: &TaskQuery, cursor: Option<Cursor>, sigil: char) -> Self {
+        use std::fmt::Write as _;
         let page_size = page_size(query);
         let mut args = vec![SqlArg::Text(query.agent.clone())];
         let mut filter = format!("agent = {sigil}1");
