@@ -16,16 +16,12 @@ use a2a_host::client::{
     TaskEventStream, run_call_to,
 };
 use a2a_host::error::A2aError;
-use a2a_host::manager::{ManagerConfig, TaskManager};
 use a2a_host::model::*;
-use a2a_host::registry::{AgentRegistry, LoadedAgent};
-use a2a_host::server::ServerConfig;
-use a2a_host::store::memory::MemoryStore;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::support::server::{TestServer, start_with_manager};
+use crate::support::server::{Setup, TestServer, start};
 use crate::support::tasks::{status_text, task_of};
 
 /// How long any single step of a test may take.
@@ -135,17 +131,11 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
-        let registry = AgentRegistry::new();
-        registry.insert("tester", LoadedAgent::new(Arc::new(TestAgent), None));
-        let manager = TaskManager::new(
-            Arc::new(MemoryStore::new()),
-            registry,
-            ManagerConfig {
-                blocking_timeout: Duration::from_secs(10),
-                ..Default::default()
-            },
-        );
-        let server = start_with_manager(manager, ServerConfig::default()).await;
+        let server = start(Setup {
+            agents: vec![("tester".to_string(), Arc::new(TestAgent))],
+            ..Setup::default()
+        })
+        .await;
         let addr = server.origin["http://".len()..].parse().unwrap();
         Server {
             addr,

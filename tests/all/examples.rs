@@ -10,12 +10,9 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use a2a_host::manager::{ManagerConfig, TaskManager};
+use a2a_host::config::StoreSpec;
 use a2a_host::model::AgentCard;
-use a2a_host::registry::AgentRegistry;
-use a2a_host::runtime::{AgentsFolder, FolderWatcher, RuntimeConfig, WasmRuntime};
-use a2a_host::server::ServerConfig;
-use a2a_host::store::sqlite::SqliteStore;
+use a2a_host::runtime::{RuntimeConfig, WasmRuntime};
 use base64::Engine as _;
 use parking_lot::Mutex;
 use reqwest::Method;
@@ -25,7 +22,7 @@ use tempfile::TempDir;
 use crate::support::eventually;
 use crate::support::guests::{example, fill_agents_folder};
 use crate::support::http::{Reply, state, status_text, text_of, user_message};
-use crate::support::server::{TestServer, start_with_manager};
+use crate::support::server::{TestServer, start_host};
 use crate::support::sse::SseEvent;
 
 // ---------------------------------------------------------------------------
@@ -59,7 +56,7 @@ const CANCEL_GRACE: Duration = Duration::from_secs(1);
 /// A running host: agents folder (watched), SQLite store, HTTP server.
 struct Host {
     server: TestServer,
-    watcher: FolderWatcher,
+    host: a2a_host::Host,
     agents: TempDir,
     data: TempDir,
 }
@@ -79,33 +76,22 @@ impl Host {
         host
     }
 
-    /// The wiring of `a2a-host serve`: store, registry, manager (recovered),
-    /// agents folder (synced, then watched), router on 127.0.0.1:0.
+    /// A host as `a2a-host serve` builds it (SQLite store, recovery, the
+    /// agents folder synced and watched), served on 127.0.0.1:0.
     async fn launch(agents: TempDir, data: TempDir) -> Host {
-        let store = SqliteStore::open(data.path().join("tasks.db")).expect("SQLite store");
-        let registry = AgentRegistry::new();
-        let manager = TaskManager::new(
-            Arc::new(store),
-            registry.clone(),
-            ManagerConfig {
-                blocking_timeout: Duration::from_secs(20),
-                cancel_grace: CANCEL_GRACE,
-                ..Default::default()
-            },
-        );
-        manager.recover().await.expect("recover");
-        let folder = AgentsFolder::new(runtime(), agents.path(), registry);
-        let report = folder.sync().await.expect("sync the agents folder");
-        assert!(
-            report.failed.is_empty(),
-            "agents failed: {:?}",
-            report.failed
-        );
-        let watcher = folder.watch().expect("watch the agents folder");
-        let server = start_with_manager(manager, ServerConfig::default()).await;
+        let host = a2a_host::Host::builder()
+            .store(StoreSpec::Sqlite(data.path().join("tasks.db")))
+            .blocking_timeout(Duration::from_secs(20))
+            .cancel_grace(CANCEL_GRACE)
+            .wasm_runtime(runtime())
+            .agents_dir(agents.path())
+            .build()
+            .await
+            .expect("host");
+        let server = start_host(&host).await;
         Host {
             server,
-            watcher,
+            host,
             agents,
             data,
         }
@@ -116,17 +102,17 @@ impl Host {
     async fn restart(self) -> Host {
         let Host {
             server,
-            watcher,
+            host,
             agents,
             data,
         } = self;
-        watcher.stop().await;
+        host.shutdown(Duration::ZERO).await;
         server.stop().await;
         Host::launch(agents, data).await
     }
 
     async fn stop(self) {
-        self.watcher.stop().await;
+        self.host.shutdown(Duration::ZERO).await;
         self.server.stop().await;
     }
 

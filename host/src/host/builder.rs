@@ -119,6 +119,8 @@ pub struct HostBuilder {
     agents_dir: Option<std::path::PathBuf>,
     #[cfg(feature = "wasm")]
     runtime: crate::runtime::RuntimeConfig,
+    #[cfg(feature = "wasm")]
+    wasm_runtime: Option<crate::runtime::WasmRuntime>,
     manager: ManagerConfig,
     server: ServerConfig,
     retention: Retention,
@@ -141,6 +143,8 @@ impl Default for HostBuilder {
             agents_dir: None,
             #[cfg(feature = "wasm")]
             runtime: crate::runtime::RuntimeConfig::default(),
+            #[cfg(feature = "wasm")]
+            wasm_runtime: None,
             manager: ManagerConfig::default(),
             server: ServerConfig::default(),
             retention: Retention::default(),
@@ -241,6 +245,15 @@ impl HostBuilder {
     #[cfg(feature = "wasm")]
     pub fn runtime_config(mut self, config: crate::runtime::RuntimeConfig) -> Self {
         self.runtime = config;
+        self
+    }
+
+    /// Runs the agents folder on a runtime you built (and may share with
+    /// other hosts: one engine, one compile cache). The runtime settings of
+    /// this builder are then not used.
+    #[cfg(feature = "wasm")]
+    pub fn wasm_runtime(mut self, runtime: crate::runtime::WasmRuntime) -> Self {
+        self.wasm_runtime = Some(runtime);
         self
     }
 
@@ -402,15 +415,17 @@ impl HostBuilder {
             #[cfg(feature = "wasm")]
             watcher: match self.agents_dir {
                 None => None,
-                Some(dir) => match load_folder(self.runtime, dir, registry).await {
-                    Ok(watcher) => Some(watcher),
-                    Err(e) => {
-                        if let Some(job) = &retention {
-                            job.abort();
+                Some(dir) => {
+                    match load_folder(self.wasm_runtime, self.runtime, dir, registry).await {
+                        Ok(watcher) => Some(watcher),
+                        Err(e) => {
+                            if let Some(job) = &retention {
+                                job.abort();
+                            }
+                            return Err(e);
                         }
-                        return Err(e);
                     }
-                },
+                }
             },
             retention,
         };
@@ -468,12 +483,16 @@ async fn connect_bus(url: String, _: Duration, _: u32) -> Result<Arc<dyn Bus>, H
 /// Loads every agent of `dir` into `registry`, then watches it.
 #[cfg(feature = "wasm")]
 async fn load_folder(
+    runtime: Option<crate::runtime::WasmRuntime>,
     config: crate::runtime::RuntimeConfig,
     dir: std::path::PathBuf,
     registry: AgentRegistry,
 ) -> Result<crate::runtime::FolderWatcher, HostError> {
     use crate::runtime::{AgentsFolder, WasmRuntime};
-    let runtime = WasmRuntime::new(config).map_err(HostError::Agents)?;
+    let runtime = match runtime {
+        Some(runtime) => runtime,
+        None => WasmRuntime::new(config).map_err(HostError::Agents)?,
+    };
     let folder = AgentsFolder::new(runtime, dir, registry);
     let report = folder.sync().await.map_err(HostError::Agents)?;
     for (name, error) in &report.failed {

@@ -1,15 +1,15 @@
 //! The HTTP surface in process: a real server on 127.0.0.1:0 over a
-//! [`TaskManager`] (by default with a [`MemoryStore`] and native test
-//! agents), and a reqwest client that talks to it.
+//! [`Host`] (by default with a memory store and native test agents), and a
+//! reqwest client that talks to it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use a2a_host::Host;
 use a2a_host::agent::Agent;
-use a2a_host::manager::{ManagerConfig, TaskManager};
-use a2a_host::registry::{AgentRegistry, LoadedAgent};
-use a2a_host::server::{ServerConfig, ServerHandle, router, serve};
-use a2a_host::store::memory::MemoryStore;
+use a2a_host::manager::TaskManager;
+use a2a_host::registry::AgentRegistry;
+use a2a_host::server::{ServerConfig, ServerHandle, serve};
 use serde_json::{Value, json};
 
 use super::agents::TestAgent;
@@ -61,36 +61,44 @@ pub struct TestServer {
     join: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
-/// Starts the server described by `setup`.
+/// Starts the server described by `setup`: a [`Host`] with a memory
+/// store and the setup's native agents.
 pub async fn start(setup: Setup) -> TestServer {
-    let registry = AgentRegistry::new();
+    let mut builder = Host::builder()
+        .blocking_timeout(Duration::from_secs(20))
+        .server_config(setup.config);
     for (name, agent) in setup.agents {
-        registry.insert(&name, LoadedAgent::new(agent, None));
+        builder = builder.shared_agent(&name, agent);
     }
-    let config = ManagerConfig {
-        blocking_timeout: Duration::from_secs(20),
-        ..Default::default()
-    };
-    let manager = TaskManager::new(Arc::new(MemoryStore::new()), registry, config);
-    serve_on(manager, setup.config, setup.nest).await
+    let host = builder.build().await.expect("host");
+    serve_on(
+        host.router(),
+        host.manager().clone(),
+        host.handle().clone(),
+        setup.nest,
+    )
+    .await
 }
 
-/// Starts a server over an existing [`TaskManager`] (any store, any
-/// registry — e.g. one filled by a `runtime::AgentsFolder`), on
-/// 127.0.0.1:0, at the root.
-pub async fn start_with_manager(manager: TaskManager, config: ServerConfig) -> TestServer {
-    serve_on(manager, config, None).await
+/// Serves a built [`Host`] (its router, with its layers) on 127.0.0.1:0.
+pub async fn start_host(host: &Host) -> TestServer {
+    serve_on(
+        host.router(),
+        host.manager().clone(),
+        host.handle().clone(),
+        None,
+    )
+    .await
 }
 
-/// Serves `manager` on 127.0.0.1:0, under `nest` if given.
+/// Serves `app` on 127.0.0.1:0, under `nest` if given.
 async fn serve_on(
+    app: axum::Router,
     manager: TaskManager,
-    config: ServerConfig,
+    handle: ServerHandle,
     nest: Option<&'static str>,
 ) -> TestServer {
     let registry = manager.registry().clone();
-    let handle = config.handle.clone();
-    let app = router(manager.clone(), config);
     let app = match nest {
         Some(prefix) => axum::Router::new().nest(prefix, app),
         None => app,
