@@ -27,7 +27,8 @@ pub struct InprocResult {
     pub thread_cpu_per_task_us: f64,
     /// Whether wasmtime's pooling allocator is in use.
     pub pooling: bool,
-    /// What /work/shared/WASM-HOST.md measured for a comparable loop.
+    /// What a reference loop on wasmtime alone (no a2a-host) measured on
+    /// this kind of machine, for comparison.
     pub reference: &'static str,
 }
 
@@ -127,6 +128,6 @@ pub async fn run(
         latency: Latency::of(&mut samples).context("no iterations")?,
         thread_cpu_per_task_us: cpu.as_secs_f64() * 1e6 / n.max(1) as f64,
         pooling: runtime.pooling(),
-        reference: "WASM-HOST.md §3: instantiate + handle (3 host calls) + drop, pooling + InstancePre: 35.5-40.6 µs median; on-demand: 41-44 µs",
+        reference: "wasmtime alone, instantiate + handle (3 host calls) + drop, pooling + InstancePre: 35.5-40.6 µs median; on-demand: 41-44 µs",
     })
 }

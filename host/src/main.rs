@@ -10,8 +10,8 @@ use a2a_host::Host;
 use a2a_host::config::{HostConfig, ServeArgs};
 
 /// mimalloc, not the system allocator: a task allocates many small,
-/// short-lived objects on one thread and frees them on another, where glibc's
-/// malloc spent about a quarter of the server's CPU (bench/README.md).
+/// short-lived objects on one thread and frees them on another, which
+/// glibc's malloc handles slowly (bench/README.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -86,11 +86,10 @@ fn main() -> ExitCode {
 /// set `MIMALLOC_ALLOW_THP` (mimalloc's own switch; `1` keeps them).
 ///
 /// mimalloc asks for huge pages on its heap segments. A memory store grows
-/// by a few KiB per task, so every ~500 tasks a page fault zeroes a whole
-/// 2 MiB page: in a VM whose host backs guest memory lazily that took
-/// ~3.5 ms, stalling every request in flight (bench/README.md: memory store,
-/// JSON-RPC c=64, p99 8.3 -> 3.4 ms and CPU per task 45 -> 36 us without).
-/// Wasm linear memories gain nothing either: a guest touches a few pages.
+/// by a few KiB per task, so every few hundred tasks a page fault zeroes a
+/// whole 2 MiB page, which in a VM can stall every request in flight
+/// (bench/README.md, "No transparent huge pages"). Wasm linear memories
+/// gain nothing either: a guest touches a few pages.
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     if std::env::var_os("MIMALLOC_ALLOW_THP").is_none()

@@ -1,4 +1,4 @@
-//! The HTTP surface against the A2A 1.0 bindings (PROTOCOL.md §0–§6, §8.3):
+//! The HTTP surface against the A2A 1.0 JSON-RPC and HTTP+JSON bindings:
 //! real HTTP on 127.0.0.1:0, a real task manager over the memory store, and
 //! native test agents (see `support::agents::TestAgent`).
 

@@ -9,7 +9,7 @@
 //!   see [`tck`].
 //! - `bench`: build in release and run the benchmark (a2a-host against a
 //!   minimal A2A server); see [`bench`].
-//! - `fuzz`: run the fuzz targets of tests/fuzz.rs for a time budget each;
+//! - `fuzz`: run the fuzz targets of tests/all/fuzz.rs for a time budget each;
 //!   see [`fuzz`].
 
 mod agents;
@@ -30,7 +30,7 @@ commands:
             extra arguments go to the kit's run_tck.py)
   bench     build in release and run the benchmark against the ceiling
             (arguments go to `bench run`; --quick for a short trial)
-  fuzz      run the fuzz targets (tests/fuzz.rs) for a time budget each:
+  fuzz      run the fuzz targets (tests/all/fuzz.rs) for a time budget each:
             [--secs N] (default 60) [--target NAME] [--dev]
   help      show this message
 ";

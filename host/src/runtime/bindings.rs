@@ -109,8 +109,7 @@ pub(crate) struct HostState {
     /// Made by the guest's first WASI call ([`sandboxed_wasi`]): most turns
     /// make none (an echo turn calls only task actions), and making one
     /// seeds random generators twice over (`WasiCtxBuilder::build` starts a
-    /// fresh builder), ~5,500 instructions of a ~200k-instruction echo task
-    /// (callgrind).
+    /// fresh builder), a visible share of a short task's cost.
     wasi: Option<WasiCtx>,
     http: WasiHttpCtx,
     hooks: OutboundHttp,

@@ -14,7 +14,7 @@
 //! | `GET /readyz` | 200 while [`ServerHandle::is_ready`], else 503 |
 //! | `GET /agents/NAME/.well-known/agent-card.json` | the agent's card |
 //! | `POST /agents/NAME` (and `/agents/NAME/`) | JSON-RPC 2.0 |
-//! | `/agents/NAME/message:send`, `…/tasks`, … | HTTP+JSON (PROTOCOL.md §3) |
+//! | `/agents/NAME/message:send`, `…/tasks`, … | HTTP+JSON (the spec's REST binding) |
 //! | `/agents/NAME/{tenant}/message:send`, … | the same, with a tenant |
 //! | `/agents/NAME/v1/message:send`, `…/v1/tasks/{id}`, `…/v1/card`, … | A2A 0.3 HTTP+JSON, whatever the header |
 //! | `GET /.well-known/agent-card.json`, `POST /`, `/message:send`, `/v1/…`, … | the **default agent** |

@@ -1,5 +1,5 @@
 //! An agent that misbehaves on request, so the host's runtime tests
-//! (tests/runtime.rs) and hostile tests (tests/hostile.rs) can check every
+//! (tests/all/runtime.rs) and hostile tests (tests/all/hostile.rs) can check every
 //! way a turn can end and every door the sandbox keeps shut. The first word
 //! of the message picks the behaviour; the rest is its argument.
 //!
