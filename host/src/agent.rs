@@ -33,14 +33,21 @@ use crate::model::{AgentSkill, Artifact, Message, Metadata, Part};
 /// What an agent says about itself; the host turns it into an A2A card.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentInfo {
+    /// The agent's display name, published as the card's `name`.
     pub name: String,
+    /// What the agent does, published as the card's `description`.
     pub description: String,
+    /// The agent's own version, published as the card's `version`.
     pub version: String,
+    /// The skills listed on the agent card.
     pub skills: Vec<AgentSkill>,
     /// Accepted input media types; empty means `text/plain`.
     pub input_modes: Vec<String>,
     /// Produced output media types; empty means `text/plain`.
     pub output_modes: Vec<String>,
+    /// Whether the agent supports streaming (the card's
+    /// `capabilities.streaming`); without it, SendStreamingMessage and
+    /// SubscribeToTask are unsupported operations.
     pub streaming: bool,
 }
 
@@ -99,11 +106,13 @@ pub enum ActionError {
     /// The client canceled the task.
     #[error("the task was canceled")]
     Canceled,
+    /// The action's arguments are invalid; the message says which.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// An operator limit was hit; the message names it.
     #[error("limit exceeded: {0}")]
     LimitExceeded(String),
+    /// The host failed to apply the action, e.g. the task store failed.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -113,16 +122,30 @@ pub enum ActionError {
 pub enum Action {
     /// A `working` status with an optional agent message.
     Status(Option<Vec<Part>>),
+    /// Add an artifact, replace one with the same id, or extend it.
     Artifact {
+        /// The artifact; its `artifactId` must not be empty.
         artifact: Artifact,
+        /// Add the parts to the existing artifact with this id instead of
+        /// replacing it.
         append: bool,
+        /// This is the artifact's final chunk.
         last_chunk: bool,
     },
+    /// End the task as `completed`, with an optional final agent message.
     Complete(Option<Vec<Part>>),
+    /// Move the task to `input-required`, with a message that says what
+    /// is needed.
     RequestInput(Vec<Part>),
+    /// Move the task to `auth-required`, with a message that says what
+    /// is needed.
     RequestAuth(Vec<Part>),
+    /// End the task as `failed`; the reason becomes the agent's message.
     Fail(String),
+    /// End the task as `rejected`; the reason becomes the agent's message.
     Reject(String),
+    /// Answer with a direct message instead of a task; allowed only as the
+    /// first and only action of a new task.
     Reply(Vec<Part>),
 }
 
@@ -173,7 +196,9 @@ fn part_bytes(p: &Part) -> u64 {
 pub struct TurnInput {
     /// The name the agent is served under.
     pub agent: String,
+    /// The id of the task this turn belongs to.
     pub task_id: String,
+    /// The id of the context (conversation) the task belongs to.
     pub context_id: String,
     /// The message that started this turn.
     pub message: Message,
@@ -232,9 +257,11 @@ impl TaskContext {
     pub fn agent_name(&self) -> &str {
         &self.input.agent
     }
+    /// The id of the task this turn belongs to.
     pub fn task_id(&self) -> &str {
         &self.input.task_id
     }
+    /// The id of the context (conversation) the task belongs to.
     pub fn context_id(&self) -> &str {
         &self.input.context_id
     }
@@ -250,9 +277,11 @@ impl TaskContext {
     pub fn history(&self) -> &[Message] {
         &self.input.history
     }
+    /// The request's metadata, if the client sent any.
     pub fn metadata(&self) -> Option<&Metadata> {
         self.input.metadata.as_ref()
     }
+    /// The client's accepted output media types (empty means any).
     pub fn accepted_output_modes(&self) -> &[String] {
         &self.input.accepted_output_modes
     }

@@ -235,15 +235,28 @@ struct FileConfig {
 /// The resolved settings of `a2a-host serve`.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
+    /// Folder of agent components (`NAME.wasm`, optional `NAME.toml`).
     pub agents: PathBuf,
+    /// Address the server listens on.
     pub listen: SocketAddr,
+    /// Where tasks are stored.
     pub store: StoreSpec,
+    /// Agent served at `/` and `/.well-known/agent-card.json`; `None`: the
+    /// only agent, if there is exactly one.
     pub default_agent: Option<String>,
+    /// Public base URL used in agent cards, without a trailing `/`; `None`:
+    /// derived from each request's headers.
     pub public_url: Option<String>,
+    /// How long a blocking SendMessage waits before returning the task as is.
     pub blocking_timeout: Duration,
+    /// How long a canceled agent may keep running before it is stopped.
     pub cancel_grace: Duration,
+    /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// How long shutdown waits for running tasks.
     pub drain: Duration,
+    /// Folder for compiled components; `None`: `$XDG_CACHE_HOME/a2a-host`
+    /// or `~/.cache/a2a-host`.
     pub cache_dir: Option<PathBuf>,
     /// The shared bus URL (`redis://…`), if several processes share work.
     pub bus: Option<String>,
@@ -253,6 +266,8 @@ pub struct HostConfig {
     pub reclaim_idle: Duration,
     /// With a bus: runs of a job before its task is failed.
     pub max_attempts: u32,
+    /// Whether agent cards also carry the A2A 0.3 members (`url`,
+    /// `preferredTransport`, …) for clients that send no `A2A-Version`.
     pub card_v03: bool,
     /// WebAssembly turns running at once, all agents together.
     pub max_concurrent: u32,

@@ -14,36 +14,53 @@ pub const ERROR_DOMAIN: &str = "a2a-protocol.org";
 /// An error a client can see.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum A2aError {
+    /// The request could not be parsed as JSON (JSON-RPC -32700).
     #[error("{0}")]
     Parse(String),
+    /// The request is not a valid request, or its body could not be read
+    /// (JSON-RPC -32600).
     #[error("{0}")]
     InvalidRequest(String),
+    /// The JSON-RPC method does not exist (-32601).
     #[error("method `{0}` is not part of A2A")]
     MethodNotFound(String),
     /// `field` names the offending parameter (dotted path), if known.
     #[error("{message}")]
     InvalidParams {
+        /// What is wrong with the parameters.
         message: String,
+        /// The offending parameter, as a dotted path.
         field: Option<String>,
     },
+    /// The server failed (JSON-RPC -32603).
     #[error("{0}")]
     Internal(String),
+    /// No task with this id exists for this agent.
     #[error("task `{0}` was not found")]
     TaskNotFound(String),
+    /// The task is in a state that cannot be canceled, e.g. terminal.
     #[error("{0}")]
     TaskNotCancelable(String),
+    /// The agent does not support push notifications.
     #[error("push notifications are not supported by this agent")]
     PushNotificationNotSupported,
+    /// The operation is not supported by this agent or in the task's
+    /// current state, e.g. a message to a terminal task.
     #[error("{0}")]
     UnsupportedOperation(String),
+    /// A part's media type, or the request's Content-Type, is not accepted.
     #[error("{0}")]
     ContentTypeNotSupported(String),
+    /// The agent produced a response the host cannot accept.
     #[error("{0}")]
     InvalidAgentResponse(String),
+    /// The agent declares an extended card but none is configured.
     #[error("this agent has no extended agent card configured")]
     ExtendedCardNotConfigured,
+    /// The client must support an extension it did not declare.
     #[error("{0}")]
     ExtensionSupportRequired(String),
+    /// The requested `A2A-Version` is not served here.
     #[error("A2A version `{0}` is not supported; use 1.0 or 0.3")]
     VersionNotSupported(String),
     /// The body was larger than the configured limit (HTTP 413).

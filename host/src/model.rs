@@ -130,23 +130,32 @@ impl<'de> Deserialize<'de> for Timestamp {
 /// The lifecycle state of a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum TaskState {
+    /// Unknown or unset; not a valid state for a task.
     #[default]
     #[serde(rename = "TASK_STATE_UNSPECIFIED")]
     Unspecified,
+    /// Received and acknowledged; work has not started.
     #[serde(rename = "TASK_STATE_SUBMITTED")]
     Submitted,
+    /// The agent is working on the task.
     #[serde(rename = "TASK_STATE_WORKING")]
     Working,
+    /// Finished successfully (terminal).
     #[serde(rename = "TASK_STATE_COMPLETED")]
     Completed,
+    /// Finished with an error (terminal).
     #[serde(rename = "TASK_STATE_FAILED")]
     Failed,
+    /// Canceled before it finished (terminal).
     #[serde(rename = "TASK_STATE_CANCELED")]
     Canceled,
+    /// Waiting for a follow-up message from the client (interrupted).
     #[serde(rename = "TASK_STATE_INPUT_REQUIRED")]
     InputRequired,
+    /// The agent declined to do the task (terminal).
     #[serde(rename = "TASK_STATE_REJECTED")]
     Rejected,
+    /// Waiting for the client to supply credentials (interrupted).
     #[serde(rename = "TASK_STATE_AUTH_REQUIRED")]
     AuthRequired,
 }
@@ -223,11 +232,14 @@ impl fmt::Display for TaskState {
 /// Who sent a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum Role {
+    /// Unset; not a valid role for a message.
     #[default]
     #[serde(rename = "ROLE_UNSPECIFIED")]
     Unspecified,
+    /// Sent by the client.
     #[serde(rename = "ROLE_USER")]
     User,
+    /// Sent by the agent.
     #[serde(rename = "ROLE_AGENT")]
     Agent,
 }
@@ -270,9 +282,13 @@ impl<'de> Deserialize<'de> for Bytes {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum PartContent {
+    /// Plain text (`text`).
     Text(String),
+    /// Inline file content (`raw`), base64 on the wire.
     Raw(Bytes),
+    /// A URL where the file content can be fetched (`url`).
     Url(String),
+    /// Structured data (`data`): any JSON value.
     Data(Value),
 }
 
@@ -286,9 +302,13 @@ pub enum PartContent {
 /// contents, as the protobuf `oneof` behind it does.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Part {
+    /// What the part carries.
     pub content: PartContent,
+    /// Optional metadata for this part.
     pub metadata: Option<Metadata>,
+    /// An optional file name for the content.
     pub filename: Option<String>,
+    /// The media type of the content, e.g. `text/plain` or `image/png`.
     pub media_type: Option<String>,
 }
 
@@ -444,22 +464,31 @@ impl Part {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
+    /// Unique id of the message, created by its sender.
     #[serde(alias = "message_id")]
     pub message_id: String,
+    /// The id of the context (conversation) the message belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "context_id")]
     pub context_id: Option<String>,
+    /// The id of the task the message belongs to. On a client message it
+    /// continues that existing task; unset, the message starts a new one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "task_id")]
     pub task_id: Option<String>,
+    /// Who sent the message.
     #[serde(default)]
     pub role: Role,
+    /// The content of the message; at least one part.
     #[serde(default)]
     pub parts: Vec<Part>,
+    /// Optional metadata for the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    /// URIs of the extensions that apply to this message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<String>,
+    /// Ids of related tasks, as hints for the agent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[serde(alias = "reference_task_ids")]
     pub reference_task_ids: Vec<String>,
@@ -503,16 +532,22 @@ impl Message {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Artifact {
+    /// Id of the artifact, unique within its task.
     #[serde(alias = "artifact_id")]
     pub artifact_id: String,
+    /// An optional human-readable name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// An optional human-readable description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The content of the artifact; at least one part.
     #[serde(default)]
     pub parts: Vec<Part>,
+    /// Optional metadata for the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    /// URIs of the extensions that apply to this artifact.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<String>,
 }
@@ -524,9 +559,13 @@ pub struct Artifact {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskStatus {
+    /// Where the task is in its lifecycle.
     pub state: TaskState,
+    /// An optional agent message about the status, e.g. what input is
+    /// needed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<Message>,
+    /// When the task entered this status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<Timestamp>,
 }
@@ -546,16 +585,22 @@ impl TaskStatus {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
+    /// Unique id of the task, generated by the server.
     pub id: String,
+    /// The id of the context (conversation) this task belongs to.
     #[serde(default)]
     #[serde(alias = "context_id")]
     pub context_id: String,
+    /// The task's current status.
     #[serde(default)]
     pub status: TaskStatus,
+    /// The outputs the agent produced for the task.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<Artifact>,
+    /// The messages of the task, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Message>,
+    /// Optional metadata for the task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
 }
@@ -591,11 +636,15 @@ impl Task {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskStatusUpdateEvent {
+    /// The id of the task whose status changed.
     #[serde(alias = "task_id")]
     pub task_id: String,
+    /// The id of the task's context (conversation).
     #[serde(alias = "context_id")]
     pub context_id: String,
+    /// The task's new status.
     pub status: TaskStatus,
+    /// Optional metadata for the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
 }
@@ -604,16 +653,23 @@ pub struct TaskStatusUpdateEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskArtifactUpdateEvent {
+    /// The id of the task the artifact belongs to.
     #[serde(alias = "task_id")]
     pub task_id: String,
+    /// The id of the task's context (conversation).
     #[serde(alias = "context_id")]
     pub context_id: String,
+    /// The artifact, or with `append` the parts to add to it.
     pub artifact: Artifact,
+    /// Whether the parts extend the artifact with the same id instead of
+    /// replacing it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub append: bool,
+    /// Whether this is the artifact's final chunk.
     #[serde(default, skip_serializing_if = "is_false")]
     #[serde(alias = "last_chunk")]
     pub last_chunk: bool,
+    /// Optional metadata for the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
 }
@@ -622,9 +678,13 @@ pub struct TaskArtifactUpdateEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum StreamResponse {
+    /// A snapshot of the task; the first event of a task stream.
     Task(Task),
+    /// A direct message from the agent; the only event of its stream.
     Message(Message),
+    /// A change of the task's status.
     StatusUpdate(TaskStatusUpdateEvent),
+    /// A new, replaced or extended artifact.
     ArtifactUpdate(TaskArtifactUpdateEvent),
 }
 
@@ -657,11 +717,15 @@ impl StreamResponse {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageRequest {
+    /// The tenant the request is for, on multi-tenant interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// The message to send.
     pub message: Message,
+    /// Optional settings for this send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<SendMessageConfiguration>,
+    /// Optional request metadata, passed to the agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
 }
@@ -670,15 +734,21 @@ pub struct SendMessageRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageConfiguration {
+    /// Media types the client accepts in the response (empty: any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[serde(alias = "accepted_output_modes")]
     pub accepted_output_modes: Vec<String>,
+    /// A webhook to notify of the task's updates (its `taskId` left empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "task_push_notification_config")]
     pub task_push_notification_config: Option<TaskPushNotificationConfig>,
+    /// How many of the most recent history messages the returned task
+    /// carries (`0`: none; unset: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "history_length")]
     pub history_length: Option<i32>,
+    /// Return as soon as the task exists instead of waiting until it is
+    /// terminal or interrupted.
     #[serde(default, skip_serializing_if = "is_false")]
     #[serde(alias = "return_immediately")]
     pub return_immediately: bool,
@@ -692,7 +762,9 @@ pub struct SendMessageConfiguration {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SendMessageResponse {
+    /// The task the message created or continued.
     Task(std::sync::Arc<Task>),
+    /// A direct message from the agent, with no task.
     Message(Message),
 }
 
@@ -700,10 +772,14 @@ pub enum SendMessageResponse {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetTaskRequest {
+    /// The id of the task.
     pub id: String,
+    /// How many of the most recent history messages to return (`0`: none;
+    /// unset: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "history_length")]
     pub history_length: Option<i32>,
+    /// The tenant the request is for, on multi-tenant interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
 }
@@ -712,25 +788,34 @@ pub struct GetTaskRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ListTasksRequest {
+    /// The tenant the request is for, on multi-tenant interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// Only tasks in this context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "context_id")]
     pub context_id: Option<String>,
+    /// Only tasks in this state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<TaskState>,
+    /// Tasks per page, 1 to 100 (default 50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "page_size")]
     pub page_size: Option<i32>,
+    /// The `nextPageToken` of the previous page; unset for the first page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "page_token")]
     pub page_token: Option<String>,
+    /// How many of the most recent history messages each task carries
+    /// (`0`: none; unset: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "history_length")]
     pub history_length: Option<i32>,
+    /// Only tasks whose status timestamp is at or after this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "status_timestamp_after")]
     pub status_timestamp_after: Option<Timestamp>,
+    /// Whether the tasks carry their artifacts (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "include_artifacts")]
     pub include_artifacts: Option<bool>,
@@ -740,11 +825,15 @@ pub struct ListTasksRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ListTasksResponse {
+    /// The tasks of this page, most recent status first.
     pub tasks: Vec<Task>,
+    /// The token for the next page; empty on the last page.
     #[serde(alias = "next_page_token")]
     pub next_page_token: String,
+    /// The page size that was applied.
     #[serde(alias = "page_size")]
     pub page_size: i32,
+    /// How many tasks match the filters, across all pages.
     #[serde(alias = "total_size")]
     pub total_size: i32,
 }
@@ -753,9 +842,12 @@ pub struct ListTasksResponse {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelTaskRequest {
+    /// The id of the task to cancel.
     pub id: String,
+    /// Optional metadata for the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    /// The tenant the request is for, on multi-tenant interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
 }
@@ -764,7 +856,9 @@ pub struct CancelTaskRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscribeToTaskRequest {
+    /// The id of the task to follow.
     pub id: String,
+    /// The tenant the request is for, on multi-tenant interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
 }
@@ -773,7 +867,9 @@ pub struct SubscribeToTaskRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthenticationInfo {
+    /// The HTTP authentication scheme, e.g. `Bearer`.
     pub scheme: String,
+    /// The credentials to send with the scheme, e.g. a token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
 }
@@ -782,16 +878,23 @@ pub struct AuthenticationInfo {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskPushNotificationConfig {
+    /// The tenant the config belongs to, on multi-tenant interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// Id of this config, unique within its task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The id of the task whose updates are sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "task_id")]
     pub task_id: Option<String>,
+    /// The webhook URL that notifications are posted to.
     pub url: String,
+    /// An optional token sent with every notification, for the webhook to
+    /// check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// How to authenticate to the webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<AuthenticationInfo>,
 }
@@ -800,9 +903,12 @@ pub struct TaskPushNotificationConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskPushConfigRef {
+    /// The id of the task.
     #[serde(alias = "task_id")]
     pub task_id: String,
+    /// The id of the push notification config within the task.
     pub id: String,
+    /// The tenant the request is for, on multi-tenant interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
 }
@@ -811,14 +917,18 @@ pub struct TaskPushConfigRef {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ListTaskPushConfigsRequest {
+    /// The id of the task whose configs to list.
     #[serde(alias = "task_id")]
     pub task_id: String,
+    /// The largest number of configs to return.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "page_size")]
     pub page_size: Option<i32>,
+    /// The `nextPageToken` of the previous page; unset for the first page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "page_token")]
     pub page_token: Option<String>,
+    /// The tenant the request is for, on multi-tenant interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
 }
@@ -827,7 +937,9 @@ pub struct ListTaskPushConfigsRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ListTaskPushConfigsResponse {
+    /// The configs of this page.
     pub configs: Vec<TaskPushNotificationConfig>,
+    /// The token for the next page; empty on the last page.
     #[serde(alias = "next_page_token")]
     pub next_page_token: String,
 }
@@ -839,11 +951,15 @@ pub struct ListTaskPushConfigsResponse {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentInterface {
+    /// The absolute URL the binding is served at.
     pub url: String,
+    /// The transport: `JSONRPC`, `GRPC`, `HTTP+JSON`, or a custom URI.
     #[serde(alias = "protocol_binding")]
     pub protocol_binding: String,
+    /// The tenant to name in requests sent through this interface.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// The A2A version served there, e.g. `1.0`.
     #[serde(alias = "protocol_version")]
     pub protocol_version: String,
 }
@@ -852,7 +968,9 @@ pub struct AgentInterface {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentProvider {
+    /// The provider's website.
     pub url: String,
+    /// The provider's name.
     pub organization: String,
 }
 
@@ -860,11 +978,15 @@ pub struct AgentProvider {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentExtension {
+    /// The URI that identifies the extension.
     pub uri: String,
+    /// How the agent uses the extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Whether clients must support the extension to use the agent.
     #[serde(default, skip_serializing_if = "is_false")]
     pub required: bool,
+    /// Extension-specific settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<Metadata>,
 }
@@ -873,13 +995,18 @@ pub struct AgentExtension {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentCapabilities {
+    /// Whether the agent supports SendStreamingMessage and SubscribeToTask.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub streaming: Option<bool>,
+    /// Whether the agent supports push notification configs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "push_notifications")]
     pub push_notifications: Option<bool>,
+    /// Protocol extensions the agent supports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<AgentExtension>,
+    /// Whether GetExtendedAgentCard gives authenticated clients a fuller
+    /// card.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "extended_agent_card")]
     pub extended_agent_card: Option<bool>,
@@ -889,19 +1016,29 @@ pub struct AgentCapabilities {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentSkill {
+    /// Unique id of the skill within the agent.
     pub id: String,
+    /// Human-readable name of the skill.
     pub name: String,
+    /// What the skill does.
     pub description: String,
+    /// Keywords that describe the skill.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Example requests the skill handles.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<String>,
+    /// Media types the skill accepts, if they differ from the card's
+    /// defaults.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[serde(alias = "input_modes")]
     pub input_modes: Vec<String>,
+    /// Media types the skill produces, if they differ from the card's
+    /// defaults.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[serde(alias = "output_modes")]
     pub output_modes: Vec<String>,
+    /// Security requirements for using this skill, as raw JSON.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[serde(alias = "security_requirements")]
     pub security_requirements: Vec<Value>,
@@ -911,35 +1048,49 @@ pub struct AgentSkill {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentCard {
+    /// Human-readable name of the agent.
     pub name: String,
+    /// What the agent does.
     pub description: String,
+    /// The ways to reach the agent, in order of preference.
     #[serde(default)]
     #[serde(alias = "supported_interfaces")]
     pub supported_interfaces: Vec<AgentInterface>,
+    /// The organisation that provides the agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<AgentProvider>,
+    /// The agent's own version (not the protocol version).
     pub version: String,
+    /// Where the agent's documentation is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "documentation_url")]
     pub documentation_url: Option<String>,
+    /// The optional protocol features the agent supports.
     #[serde(default)]
     pub capabilities: AgentCapabilities,
+    /// The authentication schemes clients may use, by name, as raw JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "security_schemes")]
     pub security_schemes: Option<Metadata>,
+    /// The security schemes a request must satisfy, as raw JSON.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[serde(alias = "security_requirements")]
     pub security_requirements: Vec<Value>,
+    /// Media types the agent accepts by default.
     #[serde(default)]
     #[serde(alias = "default_input_modes")]
     pub default_input_modes: Vec<String>,
+    /// Media types the agent produces by default.
     #[serde(default)]
     #[serde(alias = "default_output_modes")]
     pub default_output_modes: Vec<String>,
+    /// What the agent can do.
     #[serde(default)]
     pub skills: Vec<AgentSkill>,
+    /// JWS signatures of the card, as raw JSON.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<Value>,
+    /// URL of an icon for the agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "icon_url")]
     pub icon_url: Option<String>,
