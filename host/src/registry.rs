@@ -20,6 +20,7 @@ use crate::model::Timestamp;
 /// one from the registry): the parts are shared.
 #[derive(Clone)]
 pub struct LoadedAgent {
+    /// The agent itself.
     pub agent: Arc<dyn Agent>,
     /// Read once at load time.
     pub info: Arc<AgentInfo>,
@@ -51,18 +52,24 @@ struct Slot {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentStatus {
+    /// The name the agent is served under.
     pub name: String,
     /// `ready` (serving), `broken` (never loaded), or `degraded` (serving
     /// the last good version; the newest file failed to load).
     pub status: &'static str,
+    /// The serving version's description; absent when `broken`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The serving version's own version string; absent when `broken`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// When the serving version was loaded; absent when `broken`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loaded_at: Option<Timestamp>,
+    /// The `.wasm` file the serving version came from, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Why the last load failed; absent when `ready`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -74,6 +81,7 @@ pub struct AgentRegistry {
 }
 
 impl AgentRegistry {
+    /// An empty registry.
     pub fn new() -> Self {
         Self::default()
     }

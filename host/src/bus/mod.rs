@@ -43,6 +43,7 @@ pub mod redis;
 pub struct Job {
     /// Format version; a process runs only jobs of [`Job::VERSION`].
     pub v: u32,
+    /// The task the turn belongs to.
     pub task_id: String,
     /// The agent that owns the task.
     pub agent: String,

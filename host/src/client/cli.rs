@@ -108,6 +108,7 @@ impl CallArgs {
 pub struct CallSummary {
     /// The task, unless the agent answered with a direct message.
     pub task_id: Option<String>,
+    /// The conversation, as the agent's answers named it.
     pub context_id: Option<String>,
     /// The task's last state (`None` for a direct message).
     pub state: Option<TaskState>,

@@ -204,25 +204,45 @@ pub enum ClientError {
     /// No connection could be made (refused, DNS, TLS, connect timeout), or
     /// it broke before an answer arrived.
     #[error("could not reach {url}: {message}")]
-    Unreachable { url: String, message: String },
+    Unreachable {
+        /// The URL that was called.
+        url: String,
+        /// What went wrong, with its chain of causes.
+        message: String,
+    },
     /// An HTTP answer that is not an A2A answer (e.g. a 404 page, a 502
     /// from a proxy).
     #[error("HTTP {status} from {url}: {message}")]
     Http {
+        /// The URL that answered.
         url: String,
+        /// The HTTP status code.
         status: u16,
+        /// What was wrong, followed by up to 200 characters of the body.
         message: String,
     },
     /// The answer could not be understood.
     #[error("unexpected answer from {url}: {message}")]
-    InvalidResponse { url: String, message: String },
+    InvalidResponse {
+        /// The URL that answered.
+        url: String,
+        /// What could not be understood.
+        message: String,
+    },
     /// The agent card could not be used.
     #[error("agent card {url}: {message}")]
-    Card { url: String, message: String },
+    Card {
+        /// The card's URL.
+        url: String,
+        /// Why the card could not be fetched or used.
+        message: String,
+    },
     /// A stream broke and could not be resumed.
     #[error("the event stream was lost{}: {message}", task_id.as_ref().map(|t| format!(" (task {t})")).unwrap_or_default())]
     StreamLost {
+        /// The task the stream was for, if it was known by then.
         task_id: Option<String>,
+        /// Why the stream broke and why it could not be resumed.
         message: String,
     },
     /// The caller's input is unusable (e.g. a malformed URL).

@@ -18,6 +18,7 @@ pub struct StreamEvent {
     /// The SSE `id:` the event came with (on this host, its sequence
     /// number in the task's event log).
     pub id: Option<String>,
+    /// The event itself.
     pub event: StreamResponse,
 }
 

@@ -96,6 +96,7 @@ impl FromStr for Binding {
 /// One interface of an agent: where it is and how to speak to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
+    /// The protocol binding the interface speaks.
     pub binding: Binding,
     /// The interface URL, without a trailing `/`.
     pub url: String,

@@ -149,6 +149,8 @@ impl TaskManager {
         }
     }
 
+    /// GetTask: the task's latest snapshot (the live one if a turn runs in
+    /// this process), its history cut to `historyLength` messages.
     pub async fn get_task(&self, agent: &str, req: GetTaskRequest) -> Result<Task, A2aError> {
         let history_length = history_length(req.history_length, "historyLength")?;
         let mut task = self.current_task(agent, &req.id).await?;
@@ -156,6 +158,9 @@ impl TaskManager {
         Ok(task)
     }
 
+    /// ListTasks: one page of `agent`'s tasks, newest status first.
+    /// `pageSize` is 1..=100 (default 50); artifacts are left out unless
+    /// `includeArtifacts`.
     pub async fn list_tasks(
         &self,
         agent: &str,
@@ -218,6 +223,9 @@ impl TaskManager {
         })
     }
 
+    /// CancelTask: moves a task that is not yet terminal to `canceled` and
+    /// stops its running turn, here or (through the bus) in another
+    /// process. A terminal task is TaskNotCancelableError.
     pub async fn cancel_task(&self, agent: &str, req: CancelTaskRequest) -> Result<Task, A2aError> {
         let live = self.inner.live.lock().get(&req.id).cloned();
         if let Some(live) = live.filter(|l| l.agent == agent) {
@@ -336,6 +344,9 @@ impl TaskManager {
             .into_stream())
     }
 
+    /// CreateTaskPushNotificationConfig: push notifications are not
+    /// supported, so always PushNotificationNotSupportedError (after
+    /// checking that `agent` exists).
     pub async fn create_push_config(
         &self,
         agent: &str,
@@ -346,6 +357,9 @@ impl TaskManager {
         Err(A2aError::PushNotificationNotSupported)
     }
 
+    /// GetTaskPushNotificationConfig: always
+    /// PushNotificationNotSupportedError, as for
+    /// [`create_push_config`](Self::create_push_config).
     pub async fn get_push_config(
         &self,
         agent: &str,
@@ -356,6 +370,9 @@ impl TaskManager {
         Err(A2aError::PushNotificationNotSupported)
     }
 
+    /// ListTaskPushNotificationConfigs: always
+    /// PushNotificationNotSupportedError, as for
+    /// [`create_push_config`](Self::create_push_config).
     pub async fn list_push_configs(
         &self,
         agent: &str,
@@ -366,6 +383,9 @@ impl TaskManager {
         Err(A2aError::PushNotificationNotSupported)
     }
 
+    /// DeleteTaskPushNotificationConfig: always
+    /// PushNotificationNotSupportedError, as for
+    /// [`create_push_config`](Self::create_push_config).
     pub async fn delete_push_config(
         &self,
         agent: &str,

@@ -17,6 +17,8 @@ use super::{Inner, TaskManager};
 /// event log (the SSE `id:`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequencedEvent {
+    /// The sequence number, sent as the SSE `id:` that a client resumes
+    /// from with `Last-Event-ID`; `None` sends no `id:`.
     pub seq: Option<u64>,
     /// Shared: every stream of the task (and a memory store's log) holds
     /// the same event.

@@ -243,14 +243,17 @@ impl TaskManager {
         }
     }
 
+    /// The agents this manager runs tasks for.
     pub fn registry(&self) -> &AgentRegistry {
         &self.inner.registry
     }
 
+    /// The store that holds the tasks and their event logs.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
     }
 
+    /// The settings the manager was built with.
     pub fn config(&self) -> &ManagerConfig {
         &self.inner.config
     }

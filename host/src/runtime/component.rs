@@ -26,7 +26,12 @@ pub const MAX_COMPONENT_BYTES: usize = 256 * 1024 * 1024;
 pub enum LoadError {
     /// The file could not be read.
     #[error("cannot read {path}: {message}")]
-    Io { path: PathBuf, message: String },
+    Io {
+        /// The file that could not be read.
+        path: PathBuf,
+        /// The I/O error.
+        message: String,
+    },
     /// The bytes are not WebAssembly at all.
     #[error("not a WebAssembly file: {0}")]
     NotWasm(String),
@@ -71,6 +76,7 @@ pub fn is_valid_agent_name(name: &str) -> bool {
 /// A compiled component and where it came from.
 #[derive(Clone)]
 pub struct Compiled {
+    /// The compiled component, ready to instantiate.
     pub component: Component,
     /// Hex SHA-256 of the `.wasm` bytes.
     pub digest: String,

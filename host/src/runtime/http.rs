@@ -214,6 +214,7 @@ pub struct Destination {
     pub tls: bool,
     /// The host, lower-cased, IPv6 without brackets.
     pub host: String,
+    /// The port; the scheme's default when the URL gives none.
     pub port: u16,
     /// Whether a matching entry names this host as an IP literal or as
     /// `localhost`, so that non-public addresses are allowed for it.

@@ -13,6 +13,7 @@ use crate::agent::AgentInfo;
 /// What `inspect` found out about a component.
 #[derive(Debug, Clone)]
 pub struct InspectReport {
+    /// The component file that was inspected.
     pub path: PathBuf,
     /// The file size in bytes.
     pub size: usize,

@@ -90,11 +90,18 @@ impl Limits {
 /// Card fields the operator overrides. `None` keeps what the agent says.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CardOverrides {
+    /// `card.name`: the card's `name`.
     pub name: Option<String>,
+    /// `card.description`: the card's `description`.
     pub description: Option<String>,
+    /// `card.version`: the card's `version`.
     pub version: Option<String>,
+    /// `card.streaming`: the card's `capabilities.streaming`; `false` also
+    /// makes the streaming operations unsupported for this agent.
     pub streaming: Option<bool>,
+    /// `card.input_modes`: the card's `defaultInputModes`.
     pub input_modes: Option<Vec<String>>,
+    /// `card.output_modes`: the card's `defaultOutputModes`.
     pub output_modes: Option<Vec<String>>,
     /// Replaces the whole skill list.
     pub skills: Option<Vec<AgentSkill>>,
@@ -130,11 +137,13 @@ impl CardOverrides {
 /// Everything the operator decided about one agent.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentPolicy {
+    /// The `[limits]` table, with the host's defaults for keys left out.
     pub limits: Limits,
     /// Origins the agent may call over wasi-http. Empty: no outbound HTTP.
     pub network: Allowlist,
     /// Values the agent reads with `task-context.config`.
     pub config: BTreeMap<String, String>,
+    /// The `[card]` table.
     pub card: CardOverrides,
 }
 

@@ -62,14 +62,22 @@ pub enum StoreError {
         "task `{task_id}` was modified concurrently (expected version {expected}, found {actual})"
     )]
     Conflict {
+        /// The task written.
         task_id: String,
+        /// The version the write was based on.
         expected: u64,
+        /// The version in the store.
         actual: u64,
     },
     /// The message id was already used in this context, by `task_id`.
     /// Nothing was written.
     #[error("message `{message_id}` was already sent in this context (task `{task_id}`)")]
-    DuplicateMessage { message_id: String, task_id: String },
+    DuplicateMessage {
+        /// The message id that was already claimed.
+        message_id: String,
+        /// The task that claimed it.
+        task_id: String,
+    },
     /// The backing service is unreachable; the caller may retry later.
     #[error("{0}")]
     Unavailable(String),
@@ -116,7 +124,10 @@ pub struct Committed {
 /// A task as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredTask {
+    /// The task's current snapshot.
     pub task: Task,
+    /// Its version: 1 after the create, one more for each write. Pass it
+    /// as [`TaskWrite::expected_version`] to update the task.
     pub version: u64,
     /// The agent that owns the task.
     pub agent: String,
@@ -129,7 +140,9 @@ pub struct StoredTask {
 pub struct TaskQuery {
     /// Only tasks of this agent.
     pub agent: String,
+    /// Only tasks in this context.
     pub context_id: Option<String>,
+    /// Only tasks in this state.
     pub state: Option<TaskState>,
     /// Only tasks whose status timestamp is at or after this instant.
     pub status_after: Option<Timestamp>,
@@ -142,6 +155,7 @@ pub struct TaskQuery {
 /// One page of tasks, newest status timestamp first (ties broken by id).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TaskPage {
+    /// The tasks of this page, at most the query's `page_size`.
     pub tasks: Vec<Task>,
     /// Empty on the last page.
     pub next_page_token: String,

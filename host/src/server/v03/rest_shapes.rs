@@ -82,6 +82,8 @@ impl<'de> Deserialize<'de> for TaskState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct FilePart {
+    /// Where the content can be fetched (`fileWithUri`); becomes the 1.0
+    /// part's `url`. An empty string counts as absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "file_with_uri")]
     pub file_with_uri: Option<String>,
@@ -89,9 +91,13 @@ pub struct FilePart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "file_with_bytes")]
     pub file_with_bytes: Option<String>,
+    /// The media type (`mimeType`); the 1.0 part's `mediaType`. An empty
+    /// string counts as absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "mime_type")]
     pub mime_type: Option<String>,
+    /// The file name; the 1.0 part's `filename`. An empty string counts as
+    /// absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
@@ -99,6 +105,8 @@ pub struct FilePart {
 /// Structured data: `{"data": {…}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct DataPart {
+    /// The structured data; the 1.0 part's `data`. A 1.0 value that is not a
+    /// JSON object is written as `{"value": …}`.
     #[serde(default)]
     pub data: Map<String, Value>,
 }
@@ -106,12 +114,18 @@ pub struct DataPart {
 /// A part: exactly one of `text`, `file` and `data`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct Part {
+    /// Plain text; the 1.0 part's `text`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// A file; becomes the 1.0 part's `raw` or `url`, with its `filename`
+    /// and `mediaType`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<FilePart>,
+    /// Structured data, nested as `{"data": {"data": {…}}}` in the part; the
+    /// 1.0 part's `data`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<DataPart>,
+    /// Extension data for the part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
 }
@@ -120,20 +134,29 @@ pub struct Part {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
+    /// The id the sender gave the message (`messageId`).
     #[serde(alias = "message_id")]
     pub message_id: String,
+    /// The conversation the message belongs to; an empty string counts as
+    /// absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "context_id")]
     pub context_id: Option<String>,
+    /// The task the message continues; an empty string counts as absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "task_id")]
     pub task_id: Option<String>,
+    /// Who sent the message; `ROLE_UNSPECIFIED` when left out.
     #[serde(default)]
     pub role: Role,
+    /// The parts, in order (1.0 `parts`). There is no `referenceTaskIds` in
+    /// the 0.3 proto: a 1.0 message loses them here.
     #[serde(default)]
     pub content: Vec<Part>,
+    /// Extension data for the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    /// URIs of the extensions the message uses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<String>,
 }
@@ -142,11 +165,16 @@ pub struct Message {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskStatus {
+    /// Where the task is in its life cycle; `TASK_STATE_UNSPECIFIED` when
+    /// left out.
     #[serde(default)]
     pub state: TaskState,
+    /// A message from the agent that goes with this state (1.0
+    /// `status.message`); also read as `update`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "update")]
     pub message: Option<Message>,
+    /// When the task entered this state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<model::Timestamp>,
 }
@@ -155,16 +183,22 @@ pub struct TaskStatus {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Artifact {
+    /// Identifies the artifact within its task (`artifactId`).
     #[serde(alias = "artifact_id")]
     pub artifact_id: String,
+    /// A human-readable name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// A human-readable description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The content.
     #[serde(default)]
     pub parts: Vec<Part>,
+    /// Extension data for the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    /// URIs of the extensions the artifact uses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<String>,
 }
@@ -173,16 +207,22 @@ pub struct Artifact {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
+    /// The task's id, chosen by the server.
     pub id: String,
+    /// The conversation the task belongs to (`contextId`).
     #[serde(default)]
     #[serde(alias = "context_id")]
     pub context_id: String,
+    /// The current status.
     #[serde(default)]
     pub status: TaskStatus,
+    /// The outputs produced so far; left out when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<Artifact>,
+    /// The messages of the task so far; left out when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Message>,
+    /// Extension data for the task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
 }
@@ -192,11 +232,17 @@ pub struct Task {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskStatusUpdateEvent {
+    /// The task whose status changed.
     pub task_id: String,
+    /// The task's conversation.
     pub context_id: String,
+    /// The new status.
     pub status: TaskStatus,
+    /// `final`: true on the last event of the stream (a terminal or
+    /// interrupted state); 1.0 has no such field.
     #[serde(rename = "final", default, skip_serializing_if = "is_false")]
     pub is_final: bool,
+    /// Extension data for the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
 }
@@ -205,13 +251,19 @@ pub struct TaskStatusUpdateEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskArtifactUpdateEvent {
+    /// The task the artifact belongs to.
     pub task_id: String,
+    /// The task's conversation.
     pub context_id: String,
+    /// The artifact, or the parts this event adds to it.
     pub artifact: Artifact,
+    /// True when the parts extend the artifact of the same id sent before.
     #[serde(default, skip_serializing_if = "is_false")]
     pub append: bool,
+    /// True on the last chunk of the artifact (`lastChunk`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub last_chunk: bool,
+    /// Extension data for the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
 }
@@ -220,7 +272,9 @@ pub struct TaskArtifactUpdateEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SendMessageResponse {
+    /// `{"task": …}`: the task the message created or continued.
     Task(Task),
+    /// `{"message": …}`: the agent's direct answer, without a task.
     Message(Message),
 }
 
@@ -228,9 +282,13 @@ pub enum SendMessageResponse {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum StreamResponse {
+    /// `{"task": …}`: the task as it stands.
     Task(Task),
+    /// `{"message": …}`: a message from the agent.
     Message(Message),
+    /// `{"statusUpdate": …}`: a status change.
     StatusUpdate(TaskStatusUpdateEvent),
+    /// `{"artifactUpdate": …}`: a new or extended artifact.
     ArtifactUpdate(TaskArtifactUpdateEvent),
 }
 
@@ -238,8 +296,12 @@ pub enum StreamResponse {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthenticationInfo {
+    /// Auth scheme names, such as `Bearer`. 1.0 has a single `scheme`: on
+    /// input the first non-empty entry is kept; a 1.0 scheme is written as a
+    /// one-entry list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schemes: Vec<String>,
+    /// The credentials for the scheme; an empty string counts as absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
 }
@@ -248,12 +310,18 @@ pub struct AuthenticationInfo {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct PushNotificationConfig {
+    /// The config's id; an empty string counts as absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The webhook URL notifications are posted to; required when creating
+    /// a config.
     #[serde(default)]
     pub url: String,
+    /// A token for the receiver to check each notification against; an
+    /// empty string counts as absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// How to authenticate to the webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<AuthenticationInfo>,
 }
@@ -263,8 +331,12 @@ pub struct PushNotificationConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskPushNotificationConfig {
+    /// The resource name, `tasks/{taskId}/pushNotificationConfigs/{configId}`;
+    /// written on output, ignored on input (the task comes from the path).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    /// The webhook (`pushNotificationConfig`); 1.0 has no nesting and puts
+    /// these fields at the top level of its config.
     #[serde(default)]
     #[serde(alias = "push_notification_config")]
     pub push_notification_config: PushNotificationConfig,
@@ -274,11 +346,16 @@ pub struct TaskPushNotificationConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateTaskPushNotificationConfigRequest {
+    /// The task as `tasks/{taskId}`; if given, it must name the task of the
+    /// path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// The config's id (`configId`), used when `config` gives none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "config_id")]
     pub config_id: Option<String>,
+    /// The webhook; required. A body that is a bare
+    /// [`TaskPushNotificationConfig`] is read as this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<TaskPushNotificationConfig>,
 }
@@ -287,7 +364,9 @@ pub struct CreateTaskPushNotificationConfigRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ListTaskPushNotificationConfigResponse {
+    /// The task's webhooks.
     pub configs: Vec<TaskPushNotificationConfig>,
+    /// The token for the next page; left out on the last page.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub next_page_token: String,
 }
@@ -298,15 +377,23 @@ pub struct ListTaskPushNotificationConfigResponse {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageConfiguration {
+    /// Media types the client accepts in the answer (`acceptedOutputModes`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[serde(alias = "accepted_output_modes")]
     pub accepted_output_modes: Vec<String>,
+    /// A webhook for the task (`pushNotification`); becomes the 1.0
+    /// `taskPushNotificationConfig` (with no `taskId`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "push_notification")]
     pub push_notification: Option<PushNotificationConfig>,
+    /// How many of the most recent history messages the returned task
+    /// carries. 0 and left out both keep it all: protobuf cannot tell 0 from
+    /// unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "history_length")]
     pub history_length: Option<i32>,
+    /// Wait for a terminal or interrupted state; false when left out. The
+    /// inverse of 1.0 `returnImmediately`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub blocking: bool,
 }
@@ -316,10 +403,14 @@ pub struct SendMessageConfiguration {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageRequest {
+    /// The message to send; also read as `request`, the proto field name.
     #[serde(alias = "request")]
     pub message: Message,
+    /// How to send it. Left out, protobuf's defaults apply: the send does
+    /// not block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<SendMessageConfiguration>,
+    /// Extension data for the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
 }
