@@ -4,28 +4,41 @@
 //! WebAssembly components — or as native Rust — over JSON-RPC 2.0, HTTP+JSON
 //! and SSE, with durable task storage.
 //!
+//! ## Embedding
+//! [`Host::builder`] builds the whole host — store, bus, agents, task
+//! manager — and [`Host::router`] gives the `axum::Router` to nest in your
+//! own app; [`Host::serve_app`] runs it and drains on shutdown. See
+//! [`host`] and `examples/embed`.
+//!
 //! ## Layout
+//! - [`host`]: [`Host`] and [`HostBuilder`], the start-up and shutdown order.
+//! - [`hooks`]: callbacks on every task state transition and artifact.
 //! - [`model`]: the A2A 1.0 data model (ProtoJSON).
 //! - [`error`]: protocol errors and their wire forms.
-//! - [`compat`]: another name for [`server::v03`], the A2A 0.3 wire shapes
-//!   the HTTP bindings convert at their edge.
 //! - [`agent`]: the [`agent::Agent`] trait every agent implements, and the
 //!   [`agent::TaskContext`] it acts through.
 //! - [`manager`]: the task manager — lifecycle, event logs, streaming,
 //!   cancellation, multi-turn; the one place task state changes.
-//! - [`bus`]: how several host processes share work and events (Redis).
-//! - [`store`]: storage behind the [`store::Store`] trait (memory, SQLite).
+//! - [`bus`]: how several host processes share work and events (Redis,
+//!   feature `redis`).
+//! - [`store`]: storage behind the [`store::Store`] trait (memory; SQLite
+//!   and PostgreSQL with features `sqlite` and `postgres`).
 //! - [`registry`]: the agents served, by name, hot-swappable.
-//! - [`server`]: the HTTP surface — bindings, cards, routing.
-//! - [`runtime`]: the wasmtime runtime that turns `.wasm` components into
-//!   agents, and the agents-folder watcher.
-//! - [`client`]: the A2A client (discovery, retries, resumable streams) behind `a2a-host call`.
+//! - [`server`]: the HTTP surface — bindings, cards, routing, and
+//!   `server::v03`, where A2A 0.3 is converted at the edge (also reachable
+//!   as `compat`).
+//! - `runtime` (feature `wasm`): the wasmtime runtime that turns `.wasm`
+//!   components into agents, and the agents-folder watcher.
+//! - `client` (feature `client`): the A2A client (discovery, retries,
+//!   resumable streams) behind `a2a-host call`.
 //! - [`config`]: settings from flags, environment and `a2a-host.toml`.
-//! - [`scaffold`]: `a2a-host new`, a new agent project.
+//! - `scaffold` (feature `cli`): `a2a-host new`, a new agent project.
 //!
-//! ## Embedding
-//! [`server::router`] returns an `axum::Router` that another service can
-//! nest into its own app; see `examples/embed`.
+//! ## Cargo features
+//! `default = ["wasm", "sqlite", "cli", "client"]`; `full` adds `postgres`
+//! and `redis`; `store-conformance` exposes the suite a `Store` must pass.
+//! Without default features the crate compiles none of wasmtime, SQLite,
+//! PostgreSQL, Redis, reqwest or clap.
 
 pub mod agent;
 pub mod bus;

@@ -31,7 +31,7 @@
 //! typed envelope and params; whatever that read does not take (a 0.3
 //! key anywhere in the params, a malformed envelope, bad params) is read
 //! into a JSON value and checked step by step, so the answers above are
-//! the same either way (see [`v1_object`]).
+//! the same either way (see `v1_object`).
 //!
 //! Errors are HTTP 200 with a JSON-RPC error body unless noted above.
 //! Responses are `Content-Type: application/json`. The streaming methods

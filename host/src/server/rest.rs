@@ -16,7 +16,7 @@
 //! ## A2A 0.3
 //!
 //! A request whose `A2A-Version` is missing, empty or `0.3`, and every
-//! request under the 0.3 routes `/v1/…` ([`v03_routes`]: `POST
+//! request under the 0.3 routes `/v1/…` (`v03_routes`: `POST
 //! /v1/message:send`, `POST /v1/message:stream`, `GET /v1/tasks/{id}`, `POST
 //! /v1/tasks/{id}:cancel`, `GET|POST /v1/tasks/{id}:subscribe`,
 //! `/v1/tasks/{id}/pushNotificationConfigs[/{configId}]`, `GET /v1/tasks`,
