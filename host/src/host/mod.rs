@@ -14,7 +14,7 @@
 //!   the open SSE streams → (after the server stops) stop the folder watcher
 //!   and the retention job.
 //!
-//! ```no_run
+//! ```
 //! use a2a_host::Host;
 //! use a2a_host::agent::{Agent, AgentError, AgentInfo, TaskContext};
 //! use a2a_host::model::Part;
@@ -33,7 +33,8 @@
 //!     }
 //! }
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let host = Host::builder()
 //!     .store("memory")
 //!     .agent("hello", Hello)
@@ -42,11 +43,22 @@
 //! let app = Router::new()
 //!     .route("/", get(|| async { "my service" }))
 //!     .nest("/a2a", host.router());
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! host.serve_app(listener, app, async {
-//!     let _ = tokio::signal::ctrl_c().await;
-//! })
-//! .await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! // In a real service: `async { let _ = tokio::signal::ctrl_c().await; }`.
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn({
+//!     let host = host.clone();
+//!     async move {
+//!         host.serve_app(listener, app, async {
+//!             let _ = stopped.await;
+//!         })
+//!         .await
+//!     }
+//! });
+//! assert_eq!(host.registry().names(), ["hello"]);
+//! stop.send(()).ok();
+//! server.await??; // drained and stopped
+//! assert!(!host.handle().is_ready());
 //! # Ok(())
 //! # }
 //! ```
