@@ -17,6 +17,8 @@
 //! - [`store`]: storage behind the [`store::Store`] trait (memory, SQLite).
 //! - [`registry`]: the agents served, by name, hot-swappable.
 //! - [`server`]: the HTTP surface — bindings, cards, routing.
+//! - [`net`]: outbound addresses — which are public (the IANA
+//!   special-purpose registries), checked resolution, `host[:port]`.
 //! - [`runtime`]: the wasmtime runtime that turns `.wasm` components into
 //!   agents, and the agents-folder watcher.
 //! - [`client`]: the A2A client (discovery, retries, resumable streams) behind `a2a-host call`.
@@ -39,6 +41,7 @@ pub mod host;
 mod log_throttle;
 pub mod manager;
 pub mod model;
+pub mod net;
 pub mod registry;
 #[cfg(feature = "wasm")]
 pub mod runtime;
