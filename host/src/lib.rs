@@ -27,6 +27,8 @@
 //! - [`server`]: the HTTP surface — bindings, cards, routing, and
 //!   `server::v03`, where A2A 0.3 is converted at the edge (also reachable
 //!   as `compat`).
+//! - [`net`]: outbound addresses — which are public (the IANA
+//!   special-purpose registries), checked resolution, `host[:port]`.
 //! - `runtime` (feature `wasm`): the wasmtime runtime that turns `.wasm`
 //!   components into agents, and the agents-folder watcher.
 //! - `client` (feature `client`): the A2A client (discovery, retries,
@@ -52,6 +54,7 @@ pub mod host;
 mod log_throttle;
 pub mod manager;
 pub mod model;
+pub mod net;
 pub mod registry;
 #[cfg(feature = "wasm")]
 pub mod runtime;

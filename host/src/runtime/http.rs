@@ -5,9 +5,11 @@
 //! An agent may only reach origins its operator listed in `NAME.toml`
 //! (`[network] allow`). Each entry is `scheme://host[:port]`:
 //! - `scheme` is `http` or `https`;
-//! - `host` is a DNS name, an IPv4 address, a bracketed IPv6 address, `*`
-//!   (any host), or `*.example.com` (any subdomain of `example.com`, not
-//!   `example.com` itself);
+//! - `host` is a DNS name, an IPv4 address, a bracketed IPv6 address
+//!   (`http://[::1]:8080`; without brackets, `http://::1:8080`, it is
+//!   refused: the port would be a guess), `*` (any host), or
+//!   `*.example.com` (any subdomain of `example.com`, not `example.com`
+//!   itself);
 //! - `port` is a number or `*` (any port); without it the scheme's default
 //!   port (80 or 443) is the only one allowed.
 //!
@@ -16,18 +18,20 @@
 //!
 //! # Addresses (SSRF)
 //! The host resolves the name itself and checks **every** address it gets
-//! before connecting. Addresses that are not publicly routable — loopback,
-//! private (RFC 1918), link-local (`169.254.0.0/16`, where cloud metadata
-//! services live, and `fe80::/10`), shared/CGNAT (`100.64.0.0/10`), unique
-//! local (`fc00::/7`), unspecified, multicast, broadcast, documentation,
-//! benchmarking and reserved ranges, and IPv6 forms that embed such an IPv4
-//! address (mapped, NAT64, 6to4) — are refused with
+//! before connecting ([`crate::net`]). Addresses that are not public — every
+//! block the IANA special-purpose registries mark not globally reachable
+//! (loopback, private, link-local where cloud metadata services live,
+//! shared/CGNAT, unique local, documentation, benchmarking, ORCHIDv2, SRv6
+//! SIDs, reserved, …), multicast, IPv6 outside `2000::/3`, and IPv6 forms
+//! that embed a non-public IPv4 address (mapped, NAT64, 6to4) or any IPv4
+//! address (IPv4-compatible, IPv4-translated) — are refused with
 //! `ErrorCode::DestinationIpProhibited` unless the matching entry names
 //! them explicitly: an entry whose host is that IP address literally
 //! (`http://10.0.0.5:8080`, `http://[fd00::1]:80`), or `localhost` (which
 //! is resolved to `127.0.0.1` and `::1` without DNS). A wildcard entry, or
 //! a DNS name that happens to resolve to a private address, never opens a
 //! private range. If any address of a name is refused, the request is.
+//! [`crate::net::non_public`] has the tables and the decisions.
 //!
 //! The connection is then made to the checked addresses themselves (a
 //! `SocketAddr`, no second lookup), so a DNS answer that changes between the
@@ -44,7 +48,7 @@
 //! ([`HttpTimeouts`]) whatever the guest asks for.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
@@ -53,6 +57,8 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::net::{self, Host, ResolveError, is_dns_name, is_localhost, normalize_host};
 
 /// A URL scheme an allowlist entry may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,39 +227,6 @@ pub struct Destination {
     pub explicit: bool,
 }
 
-/// `localhost` and its subdomains (RFC 6761): always loopback, never DNS.
-fn is_localhost(host: &str) -> bool {
-    host == "localhost" || host.ends_with(".localhost")
-}
-
-/// Lower-case, drop a trailing dot and brackets, canonicalise IPv6.
-fn normalize_host(host: &str) -> Option<String> {
-    let host = host.trim_end_matches('.');
-    if host.is_empty() {
-        return None;
-    }
-    let unbracketed = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if let Ok(ip) = unbracketed.parse::<Ipv6Addr>() {
-        return Some(ip.to_string());
-    }
-    Some(host.to_ascii_lowercase())
-}
-
-fn valid_dns_name(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
-
 fn parse_rule(entry: &str) -> Result<Rule, String> {
     let (scheme, rest) = entry
         .split_once("://")
@@ -273,43 +246,33 @@ fn parse_rule(entry: &str) -> Result<Rule, String> {
         ));
     }
 
-    // Split host and port; IPv6 literals are bracketed.
-    let (host, port) = if let Some(after) = authority.strip_prefix('[') {
-        let (inside, tail) = after.split_once(']').ok_or("unclosed `[` in IPv6 host")?;
-        let ip: Ipv6Addr = inside
-            .parse()
-            .map_err(|_| format!("`{inside}` is not an IPv6 address"))?;
-        let port = match tail {
-            "" => None,
-            t => Some(t.strip_prefix(':').ok_or("expected `:port` after `]`")?),
-        };
-        (HostRule::Exact(ip.to_string()), port)
-    } else {
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        };
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        let rule = if host == "*" {
-            HostRule::Any
-        } else if let Some(suffix) = host.strip_prefix("*.") {
-            if !valid_dns_name(suffix) || suffix.contains('*') {
-                return Err(format!("`{host}` is not a valid wildcard host"));
+    // Split host and port; IPv6 literals must be bracketed.
+    let authority = net::split_authority(authority).map_err(|e| e.to_string())?;
+    let host = match authority.host {
+        Host::Ipv6(ip) => HostRule::Exact(ip.to_string()),
+        Host::Text(host) => {
+            let host = host.trim_end_matches('.').to_ascii_lowercase();
+            if host == "*" {
+                HostRule::Any
+            } else if let Some(suffix) = host.strip_prefix("*.") {
+                if !is_dns_name(suffix) || suffix.contains('*') {
+                    return Err(format!("`{host}` is not a valid wildcard host"));
+                }
+                HostRule::Subdomains(format!(".{suffix}"))
+            } else if host.contains('*') {
+                return Err(
+                    "a wildcard is only allowed as the whole host or as `*.` before a domain"
+                        .into(),
+                );
+            } else if host.parse::<IpAddr>().is_ok() || is_dns_name(&host) {
+                HostRule::Exact(host)
+            } else {
+                return Err(format!("`{host}` is not a valid host name"));
             }
-            HostRule::Subdomains(format!(".{suffix}"))
-        } else if host.contains('*') {
-            return Err(
-                "a wildcard is only allowed as the whole host or as `*.` before a domain".into(),
-            );
-        } else if host.parse::<IpAddr>().is_ok() || valid_dns_name(&host) {
-            HostRule::Exact(host)
-        } else {
-            return Err(format!("`{host}` is not a valid host name"));
-        };
-        (rule, port)
+        }
     };
 
-    let port = match port {
+    let port = match authority.port {
         None => PortRule::Exact(scheme.default_port()),
         Some("*") => PortRule::Any,
         Some(p) => match p.parse::<u16>() {
@@ -318,137 +281,6 @@ fn parse_rule(entry: &str) -> Result<Rule, String> {
         },
     };
     Ok(Rule { scheme, host, port })
-}
-
-// ---------------------------------------------------------------------------
-// Addresses
-
-/// Why `ip` is not a public unicast address, or `None` if it is one.
-pub fn non_public_range(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => v4_range(v4),
-        IpAddr::V6(v6) => v6_range(v6),
-    }
-}
-
-fn v4_range(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, c, _] = ip.octets();
-    Some(match (a, b, c) {
-        (0, _, _) => "an unspecified (\"this network\") address",
-        (10, _, _) | (172, 16..=31, _) | (192, 168, _) => "a private (RFC 1918) address",
-        (100, 64..=127, _) => "a shared (carrier-grade NAT) address",
-        (127, _, _) => "a loopback address",
-        (169, 254, _) => "a link-local address (where cloud metadata services live)",
-        (192, 0, 0) => "an IETF protocol address",
-        (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "a documentation address",
-        (192, 88, 99) => "a 6to4 relay address",
-        (198, 18..=19, _) => "a benchmarking address",
-        (224..=239, _, _) => "a multicast address",
-        (240..=255, _, _) => "a reserved or broadcast address",
-        _ => return None,
-    })
-}
-
-fn v6_range(ip: Ipv6Addr) -> Option<&'static str> {
-    let s = ip.segments();
-    let embedded_v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
-    if ip.is_unspecified() {
-        return Some("an unspecified address");
-    }
-    if ip.is_loopback() {
-        return Some("a loopback address");
-    }
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        // ::ffff:a.b.c.d connects to a.b.c.d.
-        return v4_range(v4);
-    }
-    Some(match s[0] {
-        // ::a.b.c.d (deprecated IPv4-compatible) and other ::/96 forms.
-        0 if s[1..6] == [0; 5] => "a reserved IPv6 address",
-        // NAT64 (64:ff9b::/96) reaches the embedded IPv4 address.
-        0x64 if s[1] == 0xff9b && s[2..6] == [0; 4] => return v4_range(embedded_v4(s[6], s[7])),
-        0x64 if s[1] == 0xff9b && s[2] == 1 => "a local-use NAT64 address",
-        0x100 if s[1..4] == [0; 3] => "a discard-only address",
-        0x2001 if s[1] == 0 => "a Teredo tunnel address",
-        0x2001 if s[1] == 0xdb8 => "a documentation address",
-        // 6to4 (2002::/16) reaches the IPv4 address in bits 16..48.
-        0x2002 => return v4_range(embedded_v4(s[1], s[2])),
-        x if x & 0xfe00 == 0xfc00 => "a unique local address (where cloud metadata services live)",
-        x if x & 0xffc0 == 0xfe80 => "a link-local address",
-        x if x & 0xffc0 == 0xfec0 => "a site-local address",
-        x if x & 0xff00 == 0xff00 => "a multicast address",
-        _ => return None,
-    })
-}
-
-/// Resolve `dest` and check every address. Returns the addresses to connect
-/// to, or why the request is refused.
-async fn resolve_checked(
-    dest: &Destination,
-    timeout: Duration,
-) -> Result<Vec<SocketAddr>, Refusal> {
-    let ips: Vec<IpAddr> = if let Ok(ip) = dest.host.parse::<IpAddr>() {
-        vec![ip]
-    } else if is_localhost(&dest.host) {
-        vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]
-    } else {
-        let lookup = tokio::net::lookup_host((dest.host.as_str(), dest.port));
-        match tokio::time::timeout(timeout, lookup).await {
-            Err(_) => return Err(Refusal::Transport(wasmtime_wasi_http::Error::DnsTimeout)),
-            Ok(Err(e)) => {
-                return Err(Refusal::Transport(wasmtime_wasi_http::Error::DnsError {
-                    rcode: Some(e.to_string()),
-                    info_code: None,
-                }));
-            }
-            Ok(Ok(addrs)) => {
-                let mut ips: Vec<IpAddr> = Vec::new();
-                for a in addrs {
-                    if !ips.contains(&a.ip()) {
-                        ips.push(a.ip());
-                    }
-                }
-                ips
-            }
-        }
-    };
-    if ips.is_empty() {
-        return Err(Refusal::Transport(
-            wasmtime_wasi_http::Error::DestinationNotFound,
-        ));
-    }
-    check_addresses(dest, &ips)?;
-    Ok(ips
-        .into_iter()
-        .map(|ip| SocketAddr::new(ip, dest.port))
-        .collect())
-}
-
-/// Refuse the request if any address is non-public and the allowlist does
-/// not name it explicitly.
-fn check_addresses(dest: &Destination, ips: &[IpAddr]) -> Result<(), Refusal> {
-    if dest.explicit {
-        return Ok(());
-    }
-    for ip in ips {
-        if let Some(range) = non_public_range(*ip) {
-            return Err(Refusal::Address(format!(
-                "`{}` resolves to {ip}, {range}; only an allowlist entry that names the IP \
-                 address (or `localhost`) itself may reach it",
-                dest.host
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Why a request did not go out.
-#[derive(Debug)]
-enum Refusal {
-    /// The address check refused it (`DestinationIpProhibited`).
-    Address(String),
-    /// Resolution failed.
-    Transport(wasmtime_wasi_http::Error),
 }
 
 // ---------------------------------------------------------------------------
@@ -517,15 +349,22 @@ impl WasiHttpHooks for OutboundHttp {
             between_bytes: cap(opts.between_bytes_timeout, self.timeouts.between_bytes),
         };
         Box::new(async move {
-            let addrs = match resolve_checked(&dest, timeouts.connect).await {
+            let resolved =
+                net::resolve_checked(&dest.host, dest.port, dest.explicit, timeouts.connect).await;
+            let addrs = match resolved {
                 Ok(a) => a,
-                Err(Refusal::Address(why)) => {
-                    tracing::warn!(agent = %agent, url = %uri, "outbound HTTP request denied: {why}");
+                Err(ResolveError::Refused(why)) => {
+                    tracing::warn!(
+                        agent = %agent,
+                        url = %uri,
+                        "outbound HTTP request denied: {why}; only an allowlist entry that names \
+                         the IP address (or `localhost`) itself may reach it"
+                    );
                     return Err(wasmtime_wasi_http::Error::DestinationIpProhibited);
                 }
-                Err(Refusal::Transport(e)) => {
+                Err(e) => {
                     tracing::debug!(agent = %agent, url = %uri, "outbound HTTP lookup failed: {e}");
-                    return Err(e);
+                    return Err(lookup_error(e));
                 }
             };
             tracing::debug!(
@@ -537,6 +376,19 @@ impl WasiHttpHooks for OutboundHttp {
             );
             send_pinned(request, &dest, &addrs, timeouts).await
         })
+    }
+}
+
+/// The wasi-http error for a failed lookup.
+fn lookup_error(e: ResolveError) -> wasmtime_wasi_http::Error {
+    match e {
+        ResolveError::Refused(_) => wasmtime_wasi_http::Error::DestinationIpProhibited,
+        ResolveError::Timeout => wasmtime_wasi_http::Error::DnsTimeout,
+        ResolveError::Lookup(e) => wasmtime_wasi_http::Error::DnsError {
+            rcode: Some(e.to_string()),
+            info_code: None,
+        },
+        ResolveError::NoAddresses => wasmtime_wasi_http::Error::DestinationNotFound,
     }
 }
 
@@ -769,34 +621,37 @@ mod tests {
     #[test]
     fn non_public_ranges_are_named() {
         for (ip, needle) in [
-            ("127.0.0.1", "loopback"),
-            ("127.255.0.9", "loopback"),
-            ("10.1.2.3", "private"),
-            ("172.16.0.1", "private"),
-            ("172.31.255.255", "private"),
-            ("192.168.1.1", "private"),
-            ("169.254.169.254", "link-local"),
-            ("100.64.0.1", "carrier-grade NAT"),
-            ("100.100.100.200", "carrier-grade NAT"),
-            ("0.0.0.0", "unspecified"),
-            ("224.0.0.1", "multicast"),
-            ("255.255.255.255", "broadcast"),
-            ("198.18.0.1", "benchmarking"),
-            ("::1", "loopback"),
-            ("::", "unspecified"),
-            ("::ffff:127.0.0.1", "loopback"),
-            ("::ffff:169.254.169.254", "link-local"),
-            ("64:ff9b::a00:1", "private"),
-            ("2002:a9fe:a9fe::1", "link-local"),
-            ("fe80::1", "link-local"),
-            ("fd00:ec2::254", "unique local"),
-            ("fc00::1", "unique local"),
-            ("ff02::1", "multicast"),
-            ("2001:db8::1", "documentation"),
-            ("::127.0.0.1", "reserved"),
+            ("127.0.0.1", "Loopback"),
+            ("127.255.0.9", "Loopback"),
+            ("10.1.2.3", "Private-Use"),
+            ("172.16.0.1", "Private-Use"),
+            ("172.31.255.255", "Private-Use"),
+            ("192.168.1.1", "Private-Use"),
+            ("169.254.169.254", "Link Local"),
+            ("100.64.0.1", "Shared Address Space"),
+            ("100.100.100.200", "Shared Address Space"),
+            ("0.0.0.0", "This host"),
+            ("224.0.0.1", "Multicast"),
+            ("255.255.255.255", "Broadcast"),
+            ("198.18.0.1", "Benchmarking"),
+            ("::1", "Loopback"),
+            ("::", "Unspecified"),
+            ("::ffff:127.0.0.1", "Loopback"),
+            ("::ffff:169.254.169.254", "Link Local"),
+            ("64:ff9b::a00:1", "Private-Use"),
+            ("2002:a9fe:a9fe::1", "Link Local"),
+            ("fe80::1", "Link-Local"),
+            ("fd00:ec2::254", "Unique-Local"),
+            ("fc00::1", "Unique-Local"),
+            ("ff02::1", "Multicast"),
+            ("2001:db8::1", "Documentation"),
+            ("::127.0.0.1", "IPv4-compatible"),
         ] {
-            let range = non_public_range(ip.parse().unwrap());
-            assert!(range.is_some_and(|r| r.contains(needle)), "{ip}: {range:?}");
+            let range = net::non_public(ip.parse().unwrap()).map(|n| n.to_string());
+            assert!(
+                range.as_ref().is_some_and(|r| r.contains(needle)),
+                "{ip}: {range:?}"
+            );
         }
         for ip in [
             "1.1.1.1",
@@ -808,7 +663,7 @@ mod tests {
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
         ] {
-            assert_eq!(non_public_range(ip.parse().unwrap()), None, "{ip}");
+            assert_eq!(net::non_public(ip.parse().unwrap()), None, "{ip}");
         }
     }
 
@@ -844,32 +699,34 @@ mod tests {
         let d = dest(&wildcard, "http://internal.test:80/").unwrap();
         let private: IpAddr = "10.0.0.7".parse().unwrap();
         let public: IpAddr = "93.184.216.34".parse().unwrap();
-        assert!(check_addresses(&d, &[public]).is_ok());
-        match check_addresses(&d, &[public, private]) {
-            Err(Refusal::Address(m)) => {
-                assert!(m.contains("10.0.0.7") && m.contains("private"), "{m}")
-            }
-            other => panic!("{other:?}"),
-        }
+        let check =
+            |d: &Destination, ips: &[IpAddr]| net::check_addresses(&d.host, ips, d.explicit);
+        assert!(check(&d, &[public]).is_ok());
+        let m = check(&d, &[public, private]).unwrap_err().to_string();
+        assert!(m.contains("10.0.0.7") && m.contains("Private-Use"), "{m}");
         let explicit = list(&["http://10.0.0.7:80"]);
         let d = dest(&explicit, "http://10.0.0.7/").unwrap();
-        assert!(check_addresses(&d, &[private]).is_ok());
+        assert!(check(&d, &[private]).is_ok());
     }
 
     #[tokio::test]
     async fn localhost_and_literals_resolve_without_dns() {
         let l = list(&["http://*:*", "http://localhost:*"]);
         let d = dest(&l, "http://localhost:5/").unwrap();
-        let addrs = resolve_checked(&d, Duration::from_secs(1)).await.unwrap();
+        let addrs = net::resolve_checked(&d.host, d.port, d.explicit, Duration::from_secs(1))
+            .await
+            .unwrap();
         assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 5));
         let d = dest(&l, "http://sub.localhost:5/").unwrap();
         assert!(matches!(
-            resolve_checked(&d, Duration::from_secs(1)).await,
-            Err(Refusal::Address(_))
+            net::resolve_checked(&d.host, d.port, d.explicit, Duration::from_secs(1)).await,
+            Err(ResolveError::Refused(_))
         ));
         let d = dest(&l, "http://169.254.169.254/latest/meta-data/").unwrap();
-        match resolve_checked(&d, Duration::from_secs(1)).await {
-            Err(Refusal::Address(m)) => assert!(m.contains("link-local"), "{m}"),
+        match net::resolve_checked(&d.host, d.port, d.explicit, Duration::from_secs(1)).await {
+            Err(ResolveError::Refused(m)) => {
+                assert!(m.to_string().contains("cloud metadata"), "{m}")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -893,5 +750,31 @@ mod tests {
             assert!(err.contains(needle), "{entry}: {err}");
             assert!(err.contains(entry), "{entry}: {err}");
         }
+    }
+
+    /// `http://::1:8080` is `::1` port 8080 or `::1:8080` port 80: refused,
+    /// with the fix, rather than guessed.
+    #[test]
+    fn ipv6_entries_need_brackets() {
+        for entry in [
+            "http://::1:8080",
+            "http://::1",
+            "http://fe80::1:80",
+            "https://2001:db8::1",
+            "http://::ffff:127.0.0.1:*",
+        ] {
+            let err = Allowlist::parse(&[entry]).unwrap_err();
+            assert!(
+                err.contains("write IPv6 addresses in brackets: http://[::1]:8080"),
+                "{err}"
+            );
+            assert!(err.contains(entry), "{err}");
+        }
+        let l = list(&["http://[::1]:8080", "https://[2001:db8::1]"]);
+        assert!(l.allows("http", "::1", 8080));
+        assert!(l.allows("https", "[2001:db8::1]", 443));
+        assert!(dest(&l, "http://[::1]:8080/").unwrap().explicit);
+        // Request URLs: the URI parser already refuses them unbracketed.
+        assert!("http://::1:8080/".parse::<http::Uri>().is_err());
     }
 }
