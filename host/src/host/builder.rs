@@ -7,6 +7,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::response::IntoResponse;
 use axum::routing::Route;
+use tokio_util::task::AbortOnDropHandle;
 use tower::{Layer, Service};
 
 use super::{ApplyLayer, Background, Host, Inner};
@@ -386,12 +387,13 @@ impl HostBuilder {
             StoreSource::Invalid(why) => return Err(HostError::Store(why)),
         };
         tracing::info!(store = %store.describe(), "store open");
+        // Aborted if a later step fails.
         let retention = (!self.retention.keeps_everything()).then(|| {
-            crate::store::retention::spawn_retention(
+            AbortOnDropHandle::new(crate::store::retention::spawn_retention(
                 store.clone(),
                 self.retention,
                 self.retention_interval,
-            )
+            ))
         });
 
         let registry = AgentRegistry::new();
@@ -416,15 +418,7 @@ impl HostBuilder {
             watcher: match self.agents_dir {
                 None => None,
                 Some(dir) => {
-                    match load_folder(self.wasm_runtime, self.runtime, dir, registry).await {
-                        Ok(watcher) => Some(watcher),
-                        Err(e) => {
-                            if let Some(job) = &retention {
-                                job.abort();
-                            }
-                            return Err(e);
-                        }
-                    }
+                    Some(load_folder(self.wasm_runtime, self.runtime, dir, registry).await?)
                 }
             },
             retention,

@@ -70,7 +70,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use tokio::task::JoinHandle;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::manager::TaskManager;
 use crate::registry::AgentRegistry;
@@ -100,7 +100,9 @@ struct Inner {
 /// What runs beside the server until shutdown.
 #[derive(Default)]
 struct Background {
-    retention: Option<JoinHandle<()>>,
+    /// Aborted when dropped: by shutdown, by a failed build, or with the
+    /// last clone of the host.
+    retention: Option<AbortOnDropHandle<()>>,
     #[cfg(feature = "wasm")]
     watcher: Option<crate::runtime::FolderWatcher>,
 }
@@ -200,20 +202,10 @@ impl Host {
 
     async fn stop_background(&self) {
         let background = std::mem::take(&mut *self.inner.background.lock());
-        if let Some(job) = background.retention {
-            job.abort();
-        }
+        drop(background.retention);
         #[cfg(feature = "wasm")]
         if let Some(watcher) = background.watcher {
             watcher.stop().await;
-        }
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Some(job) = self.background.get_mut().retention.take() {
-            job.abort();
         }
     }
 }
