@@ -1,11 +1,14 @@
-//! What one turn of an agent may emit: events (status updates and artifact
-//! chunks), events per second, and bytes of content.
+//! What an agent may emit on one task: events (status updates and artifact
+//! chunks) and bytes of content over all the task's turns, and events per
+//! second within a turn.
 //!
-//! The budget lives in the store of the turn, so every `handle` call starts
-//! with a full one. When an action would go over a limit, the host refuses
-//! it with `action-error.limit-exceeded`, fails the task with a reason that
-//! names the agent and the limit, and logs the same. A guest that keeps
-//! acting after that is trapped on its next action: its task is over.
+//! The budget lives in the store of the turn and starts from what the
+//! task's earlier turns spent, so a multi-turn task cannot get a fresh
+//! allowance by asking for input. When an action would go over a limit, the
+//! host refuses it with `action-error.limit-exceeded`, fails the task with a
+//! reason that names the agent and the limit, and logs the same. A guest
+//! that keeps acting after that is trapped on its next action: its task is
+//! over.
 
 use std::time::Instant;
 

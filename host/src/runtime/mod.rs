@@ -70,8 +70,8 @@
 //! | `.wasm` size | 256 MiB | (fixed, [`MAX_COMPONENT_BYTES`]) | agent not loaded |
 //! | outbound HTTP connect / first byte / between bytes | 10 s / 60 s / 60 s | `RuntimeConfig::http_timeouts` (host-wide only) | request fails |
 //!
-//! The emit limits count per turn: each `handle` call starts with a fresh
-//! budget. When an action goes over one, the host refuses it with
+//! The emit limits count per task (over all its turns) and the rate per
+//! turn. When an action goes over one, the host refuses it with
 //! `action-error.limit-exceeded`, fails the task with the reason, and traps
 //! the guest on its next action. One action's arguments are bounded by the
 //! agent's memory limit (they are copied out of its memory).
@@ -90,8 +90,8 @@
 //! max_concurrent = 16       # turns of this agent running at once; 1..=10000; default 16
 //! queue_timeout_secs = 30   # how long a turn waits for a free slot before it fails; default 30
 //! max_queued = 64           # turns that may wait for a slot; more fail at once; default 64
-//! artifact_mb = 16          # artifact and status content one turn may emit, MiB; default 16
-//! max_events = 10000        # status updates and artifact chunks per turn; default 10000
+//! artifact_mb = 16          # artifact and status content one task may emit, MiB; default 16
+//! max_events = 10000        # status updates and artifact chunks per task; default 10000
 //! events_per_second = 1000  # their rate (bursts of one second's worth); default 1000
 //! card_kb = 64              # text the card may hold, KiB; 1..=16384; default 64
 //!
