@@ -15,7 +15,7 @@ use crate::model::{
     TaskState, TaskStatus,
 };
 use crate::registry::LoadedAgent;
-use crate::store::{StoreError, StoredTask, TaskQuery, TaskWrite};
+use crate::store::{MAX_PAGE_SIZE, StoreError, StoredTask, TaskQuery, TaskWrite};
 
 use super::channel::{EventStream, SequencedEvent};
 use super::start::{Queued, Started};
@@ -166,13 +166,13 @@ impl TaskManager {
         agent: &str,
         req: ListTasksRequest,
     ) -> Result<ListTasksResponse, A2aError> {
-        let page_size = match req.page_size {
+        let page_size = match req.page_size.map(|n| (n, usize::try_from(n))) {
             None => 50,
-            Some(n) if (1..=100).contains(&n) => n as usize,
-            Some(n) => {
+            Some((_, Ok(n))) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+            Some((n, _)) => {
                 return Err(A2aError::invalid_field(
                     "pageSize",
-                    format!("pageSize must be between 1 and 100, got {n}"),
+                    format!("pageSize must be between 1 and {MAX_PAGE_SIZE}, got {n}"),
                 ));
             }
         };
