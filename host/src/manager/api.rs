@@ -502,6 +502,7 @@ impl TaskManager {
                 events: vec![Arc::clone(&event)],
                 claim_message_id: None,
                 context_is_new: false,
+                push_config: None,
             })
             .await?;
         let event = std::slice::from_ref(&event);

@@ -160,6 +160,7 @@ impl TaskManager {
                 events: Vec::new(),
                 claim_message_id: claim.then_some(message.message_id.as_str()),
                 context_is_new,
+                push_config: None,
             })
             .await;
         let committed = match written {
@@ -263,6 +264,7 @@ impl TaskManager {
                     events: events.clone(),
                     claim_message_id: claim.then_some(message.message_id.as_str()),
                     context_is_new: false,
+                    push_config: None,
                 })
                 .await;
             let committed = match written {

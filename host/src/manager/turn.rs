@@ -88,6 +88,7 @@ impl LiveState {
                 .filter(|_| creating)
                 .map(|m| m.message_id.as_str()),
             context_is_new: creating,
+            push_config: None,
         }
     }
 }

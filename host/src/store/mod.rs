@@ -38,6 +38,7 @@ use crate::model::{StreamResponse, Task, TaskPushNotificationConfig, TaskState, 
 #[cfg(any(test, feature = "store-conformance"))]
 pub mod conformance;
 pub mod memory;
+pub mod outbox;
 mod paging;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -45,6 +46,9 @@ pub mod retention;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+pub use outbox::{
+    DeadPush, DeadPushQuery, PushClaim, PushCounts, PushDelivery, PushFinish, PushKey, PushOutcome,
+};
 pub use paging::{MAX_PAGE_SIZE, decode_page_token, encode_page_token, status_millis};
 
 /// Why a store operation failed.
@@ -168,6 +172,10 @@ pub struct TaskPage {
 pub trait Store: Send + Sync + 'static {
     /// Create (`expected_version == 0`) or update a task, append its events
     /// and claim a message id, atomically.
+    ///
+    /// In the same transaction, each appended event is queued in the push
+    /// outbox once for every push config the task has at commit time
+    /// (including [`TaskWrite::push_config`]), due at once; see [`outbox`].
     async fn write_task(&self, write: TaskWrite<'_>) -> Result<Committed, StoreError>;
 
     /// The current snapshot of a task.
@@ -218,7 +226,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// Create or replace a push config (`config.id` and `config.task_id`
-    /// must be set).
+    /// must be set). Events the task appends after this are queued for it;
+    /// earlier ones are not. Replacing keeps the config's queue (its
+    /// pending notifications go to the new URL).
     async fn put_push_config(&self, config: &TaskPushNotificationConfig) -> Result<(), StoreError>;
 
     /// One push config of a task.
@@ -234,15 +244,49 @@ pub trait Store: Send + Sync + 'static {
         task_id: &str,
     ) -> Result<Vec<TaskPushNotificationConfig>, StoreError>;
 
-    /// Delete a push config; `Ok(false)` if there was none.
+    /// Delete a push config and its pending notifications (its dead
+    /// letters stay); `Ok(false)` if there was none.
     async fn delete_push_config(&self, task_id: &str, config_id: &str) -> Result<bool, StoreError>;
+
+    /// Leases up to `claim.limit` due notifications to `claim.owner`, in
+    /// the order they were queued: for each push config, only the head of
+    /// its queue (its lowest pending sequence number), and only if it is due
+    /// (`next attempt <= now`) and not leased (or its lease ended before
+    /// now). A config whose head is leased to someone gives nothing.
+    /// Several processes may claim at once; no row is leased to two owners.
+    async fn claim_pushes(&self, claim: &PushClaim<'_>) -> Result<Vec<PushDelivery>, StoreError>;
+
+    /// Settles attempts `owner` made (see [`PushOutcome`]). A row that is no
+    /// longer leased to `owner` (its lease ended and another owner took
+    /// it), or no longer exists, is skipped: the other owner settles it.
+    async fn finish_pushes(&self, owner: &str, done: &[PushFinish]) -> Result<(), StoreError>;
+
+    /// When the next pending notification becomes claimable (Unix
+    /// milliseconds: the later of its next attempt and the end of its
+    /// lease), or `None` when nothing is pending.
+    async fn next_push_due(&self) -> Result<Option<i64>, StoreError>;
+
+    /// Dead letters matching `query`, oldest death first.
+    async fn dead_pushes(&self, query: &DeadPushQuery) -> Result<Vec<DeadPush>, StoreError>;
+
+    /// Puts the dead letters matching `query` back in their configs' queues
+    /// (in sequence order, due at `now_ms`, attempts and age counted anew);
+    /// those whose config was deleted are dropped. Returns how many were
+    /// requeued.
+    async fn requeue_dead_pushes(&self, query: &DeadPushQuery, now_ms: i64)
+    -> Result<u64, StoreError>;
+
+    /// Pending and dead notifications per agent (agents with none are left
+    /// out), by agent name.
+    async fn push_counts(&self) -> Result<Vec<PushCounts>, StoreError>;
 
     /// Deletes what `policy` says has expired as of `now`, and reports what
     /// went:
     /// - with [`Retention::terminal_tasks`], every task in a terminal state
     ///   whose status timestamp is more than that long before `now` (a task
     ///   without a status timestamp counts as the Unix epoch), together with
-    ///   its event log, its message-id claims and its push configs. Tasks in
+    ///   its event log, its message-id claims, its push configs and its
+    ///   outbox rows, pending or dead. Tasks in
     ///   any other state are never deleted, however old. Once a claim is
     ///   gone, a resent message id starts a new task.
     /// - with [`Retention::context_state`], all values of every context
@@ -311,6 +355,8 @@ pub struct PurgeReport {
     pub message_claims: u64,
     /// Their push configs.
     pub push_configs: u64,
+    /// Their outbox rows (pending notifications and dead letters).
+    pub pushes: u64,
     /// Context values (keys) of expired contexts.
     pub context_values: u64,
 }
@@ -328,6 +374,7 @@ impl std::ops::AddAssign for PurgeReport {
         self.events += other.events;
         self.message_claims += other.message_claims;
         self.push_configs += other.push_configs;
+        self.pushes += other.pushes;
         self.context_values += other.context_values;
     }
 }
