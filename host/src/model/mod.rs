@@ -14,6 +14,7 @@
 mod card;
 mod events;
 mod message;
+pub mod notification;
 mod requests;
 mod task;
 mod time;
