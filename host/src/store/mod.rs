@@ -112,6 +112,11 @@ pub struct TaskWrite<'a> {
     /// a claim in it, and a store may skip looking for one. A hint only;
     /// `false` is always correct.
     pub context_is_new: bool,
+    /// A push config to create (or replace) in the same transaction, before
+    /// this write's events are queued, so that they are queued for it too
+    /// (`id` and `task_id` set; `task_id` is this task's). This is how a
+    /// config that comes with the message creating a task is stored.
+    pub push_config: Option<&'a TaskPushNotificationConfig>,
 }
 
 /// What a successful write produced.
@@ -123,6 +128,9 @@ pub struct Committed {
     /// write got `first_seq + i`. Sequence numbers start at 1 per task and
     /// have no gaps. Equals the next free number when no events were given.
     pub first_seq: u64,
+    /// How many push notifications the write queued (events × the task's
+    /// push configs).
+    pub pushes_queued: u64,
 }
 
 /// A task as stored.
