@@ -93,6 +93,12 @@ pub enum PushOutcome {
         /// What went wrong, for the listing (never credentials).
         error: String,
     },
+    /// It was not attempted (its destination was busy): the lease is
+    /// released and it is due again at `at_ms`, its attempts unchanged.
+    Deferred {
+        /// When it is due again.
+        at_ms: i64,
+    },
     /// It failed for good: the row leaves the queue and is kept as a dead
     /// letter, so the config's next notification becomes its head.
     Dead {
