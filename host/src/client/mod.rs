@@ -50,6 +50,11 @@
 //! it has already seen, so the caller sees every event exactly once. The
 //! stream ends after the event that puts the task in a terminal or
 //! interrupted state, or after a direct message.
+//!
+//! ## Push notifications
+//! [`notification`] is for the other direction: a webhook receiving a
+//! host's push notifications checks their signatures with
+//! [`verify_notification`] against the host's JWK Set ([`fetch_jwks`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -64,6 +69,7 @@ use crate::model::{
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
+pub mod notification;
 pub mod sse;
 mod stream;
 pub mod transport;
@@ -71,6 +77,7 @@ pub mod transport;
 #[cfg(feature = "cli")]
 pub use cli::{CallArgs, CallSummary, run_call, run_call_to};
 pub use error::{ClientError, RemoteError};
+pub use notification::{Jwks, VerifiedNotification, VerifyError, fetch_jwks, verify_notification};
 pub use stream::{StreamEvent, TaskEventStream};
 pub use transport::{Binding, Endpoint};
 
