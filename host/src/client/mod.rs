@@ -75,7 +75,7 @@ mod stream;
 pub mod transport;
 
 #[cfg(feature = "cli")]
-pub use cli::{CallArgs, CallSummary, run_call, run_call_to};
+pub use cli::{CallArgs, CallSummary, Secret, run_call, run_call_to};
 pub use error::{ClientError, RemoteError};
 pub use notification::{Jwks, VerifiedNotification, VerifyError, fetch_jwks, verify_notification};
 pub use stream::{StreamEvent, TaskEventStream};
