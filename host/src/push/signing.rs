@@ -179,12 +179,22 @@ impl PushSigner {
         let rng = SystemRandom::new();
         let fail = |e: ring::error::Unspecified| format!("cannot generate a {kind} key: {e}");
         let der = match kind {
-            KeyKind::Ed25519 => Ed25519KeyPair::generate_pkcs8(&rng).map_err(fail)?,
+            KeyKind::Ed25519 => {
+                // PKCS#8 v1 (the seed alone), as OpenSSL writes it: OpenSSL
+                // 3.0 cannot read the v2 documents ring generates.
+                let mut seed = [0u8; 32];
+                ring::rand::SecureRandom::fill(&rng, &mut seed).map_err(fail)?;
+                let mut der = ED25519_PKCS8_V1_PREFIX.to_vec();
+                der.extend_from_slice(&seed);
+                der
+            }
             KeyKind::P256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                .map_err(fail)?,
+                .map_err(fail)?
+                .as_ref()
+                .to_vec(),
         };
-        let kid = parse_pkcs8(der.as_ref(), &rng)?.kid;
-        write_private(path, pem_encode(der.as_ref()).as_bytes())
+        let kid = parse_pkcs8(&der, &rng)?.kid;
+        write_private(path, pem_encode(&der).as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(kid)
     }
@@ -253,6 +263,11 @@ fn pem_encode(der: &[u8]) -> String {
     pem.push_str("-----END PRIVATE KEY-----\n");
     pem
 }
+
+/// A PKCS#8 v1 Ed25519 private key up to its 32-byte seed (RFC 8410).
+const ED25519_PKCS8_V1_PREFIX: &[u8] = &[
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
 
 // DER encodings of the algorithm OIDs that tell unsupported keys apart.
 const OID_ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
@@ -361,10 +376,7 @@ mod tests {
     const RFC8037_SEED: &str = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
 
     fn rfc8037_pem() -> String {
-        let mut der = vec![
-            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
-            0x04, 0x20,
-        ];
+        let mut der = ED25519_PKCS8_V1_PREFIX.to_vec();
         der.extend(URL_SAFE_NO_PAD.decode(RFC8037_SEED).unwrap());
         pem_encode(&der)
     }
@@ -610,6 +622,12 @@ mod tests {
         let kid = PushSigner::generate(KeyKind::Ed25519, &path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        // OpenSSL 3.0 reads v1 only.
+        assert!(
+            pem_decode(&text)
+                .unwrap()
+                .starts_with(ED25519_PKCS8_V1_PREFIX)
+        );
         assert_eq!(
             PushSigner::load(std::slice::from_ref(&path))
                 .unwrap()
