@@ -392,7 +392,7 @@ pub async fn run_webhook(args: WebhookArgs) -> Result<(), String> {
     let mut about = Vec::new();
     if let Some(from) = &args.jwks {
         about.push(format!(
-            "verifying signatures with {} from {from}",
+            "verifying signatures with key(s) {} from {from}",
             receiver.key_ids().join(", ")
         ));
     }
