@@ -27,6 +27,8 @@
 //! - [`server`]: the HTTP surface — bindings, cards, routing, and
 //!   `server::v03`, where A2A 0.3 is converted at the edge (also reachable
 //!   as `compat`).
+//! - `push` (feature `push`): push notifications to webhooks, and their
+//!   signatures.
 //! - [`net`]: outbound addresses — which are public (the IANA
 //!   special-purpose registries), checked resolution, `host[:port]`.
 //! - `runtime` (feature `wasm`): the wasmtime runtime that turns `.wasm`
@@ -37,10 +39,10 @@
 //! - `scaffold` (feature `cli`): `a2a-host new`, a new agent project.
 //!
 //! ## Cargo features
-//! `default = ["wasm", "sqlite", "cli", "client"]`; `full` adds `postgres`
-//! and `redis`; `store-conformance` exposes the suite a `Store` must pass.
-//! Without default features the crate compiles none of wasmtime, SQLite,
-//! PostgreSQL, Redis, reqwest or clap.
+//! `default = ["wasm", "sqlite", "cli", "client", "push"]`; `full` adds
+//! `postgres` and `redis`; `store-conformance` exposes the suite a `Store`
+//! must pass. Without default features the crate compiles none of
+//! wasmtime, SQLite, PostgreSQL, Redis, reqwest, ring or clap.
 
 pub mod agent;
 pub mod bus;
@@ -55,6 +57,8 @@ mod log_throttle;
 pub mod manager;
 pub mod model;
 pub mod net;
+#[cfg(feature = "push")]
+pub mod push;
 pub mod registry;
 #[cfg(feature = "wasm")]
 pub mod runtime;

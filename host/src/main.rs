@@ -1,5 +1,6 @@
 //! The `a2a-host` command: serve an agents folder, call an agent, scaffold a
-//! new agent, inspect a component.
+//! new agent, inspect a component; and for push notifications, receive
+//! them and make signing keys.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +35,24 @@ enum Command {
     /// as it arrives).
     #[cfg(feature = "client")]
     Call(a2a_host::client::CallArgs),
+    /// Receive push notifications and print one line each, checking their
+    /// token and signature (for trying webhooks out).
+    #[cfg(feature = "client")]
+    Webhook(a2a_host::client::WebhookArgs),
+    /// Write a new push notification signing key (PKCS#8 PEM, readable by
+    /// the owner only).
+    #[cfg(feature = "push")]
+    PushKeygen {
+        /// The file to create (an existing file is not overwritten).
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// An Ed25519 key, signing as EdDSA (the default).
+        #[arg(long, conflicts_with = "p256")]
+        ed25519: bool,
+        /// A P-256 key, signing as ES256 (for receivers without EdDSA).
+        #[arg(long)]
+        p256: bool,
+    },
     /// Create a new agent project that builds as is.
     New {
         /// The agent's name (letters, digits, `-` and `_`).
@@ -69,6 +88,10 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(*args).await,
             #[cfg(feature = "client")]
             Command::Call(args) => a2a_host::client::run_call(args).await,
+            #[cfg(feature = "client")]
+            Command::Webhook(args) => a2a_host::client::run_webhook(args).await,
+            #[cfg(feature = "push")]
+            Command::PushKeygen { out, p256, .. } => push_keygen(&out, p256),
             Command::New { name, path } => a2a_host::scaffold::new_agent(&name, path.as_deref()),
             Command::Inspect { file } => inspect(file).await,
         }
@@ -159,6 +182,23 @@ async fn wait_for_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+#[cfg(feature = "push")]
+fn push_keygen(out: &std::path::Path, p256: bool) -> Result<(), String> {
+    use a2a_host::push::signing::{KeyKind, PushSigner};
+    let kind = if p256 {
+        KeyKind::P256
+    } else {
+        KeyKind::Ed25519
+    };
+    let kid = PushSigner::generate(kind, out)?;
+    println!(
+        "wrote {} ({kind}, {}, key id {kid})",
+        out.display(),
+        kind.algorithm()
+    );
+    Ok(())
 }
 
 async fn inspect(file: PathBuf) -> Result<(), String> {

@@ -17,16 +17,48 @@
 //!
 //! A new conversation gets a fresh `contextId` from the client, which makes
 //! the send retry-safe (see [`crate::client`]).
+//!
+//! `--push URL [--push-token T]` asks the agent to post the task's updates
+//! to a webhook as well (`configuration.taskPushNotificationConfig`); try
+//! it with `a2a-host webhook` ([`super::webhook`]).
 
+use std::fmt;
 use std::io::Write;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{A2aClient, Binding, ClientConfig, ClientError, RetryPolicy};
 use crate::model::{
-    GetTaskRequest, Message, Part, PartContent, SendMessageRequest, SendMessageResponse,
-    StreamResponse, Task, TaskState,
+    GetTaskRequest, Message, Part, PartContent, SendMessageConfiguration, SendMessageRequest,
+    SendMessageResponse, StreamResponse, Task, TaskPushNotificationConfig, TaskState,
 };
+
+/// A secret given on the command line (a token): kept out of `Debug`
+/// output, so logging the arguments does not leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
 
 /// Arguments of `a2a-host call`.
 #[derive(Debug, Clone, clap::Args)]
@@ -67,6 +99,14 @@ pub struct CallArgs {
     /// Ask for this protocol extension (`A2A-Extensions`); repeatable.
     #[arg(long = "extension", value_name = "URI")]
     pub extensions: Vec<String>,
+    /// Also have the task's updates posted to this webhook (a push
+    /// notification config on the message; the agent must support push).
+    #[arg(long, value_name = "URL")]
+    pub push: Option<String>,
+    /// The token the webhook gets with every notification
+    /// (`X-A2A-Notification-Token`).
+    #[arg(long, value_name = "TOKEN", requires = "push")]
+    pub push_token: Option<Secret>,
 }
 
 impl CallArgs {
@@ -85,6 +125,8 @@ impl CallArgs {
             timeout: 300,
             json: false,
             extensions: Vec::new(),
+            push: None,
+            push_token: None,
         }
     }
 
@@ -100,6 +142,26 @@ impl CallArgs {
             extensions: self.extensions.clone(),
             ..Default::default()
         }
+    }
+
+    /// The send's configuration: the webhook of `--push`, if given.
+    pub fn configuration(&self) -> Result<Option<SendMessageConfiguration>, String> {
+        let Some(url) = self.push.as_deref().map(str::trim) else {
+            return Ok(None);
+        };
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| format!("--push `{url}` is not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("--push `{url}` is not an http(s) URL"));
+        }
+        Ok(Some(SendMessageConfiguration {
+            task_push_notification_config: Some(TaskPushNotificationConfig {
+                url: url.to_string(),
+                token: self.push_token.as_ref().map(|t| t.expose().to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
     }
 }
 
@@ -148,6 +210,7 @@ pub async fn run_call_to(
     if text.trim().is_empty() {
         return Err("the message is empty".into());
     }
+    let configuration = args.configuration()?;
     let client = A2aClient::connect(&args.url, args.client_config())
         .await
         .map_err(|e| describe(&e))?;
@@ -165,6 +228,7 @@ pub async fn run_call_to(
     }
     let req = SendMessageRequest {
         message,
+        configuration,
         ..Default::default()
     };
 
@@ -558,6 +622,40 @@ mod tests {
         assert_eq!(cli.call.attempts, 4);
         let bad = Cli::try_parse_from(["call", "u", "t", "--binding", "grpc"]);
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn push_flags_put_a_webhook_on_the_send() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            call: CallArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "call",
+            "http://h/agents/a",
+            "hi",
+            "--push",
+            "http://127.0.0.1:9000/hook",
+            "--push-token",
+            "s3cret",
+        ])
+        .unwrap();
+        let config = cli.call.configuration().unwrap().unwrap();
+        let push = config.task_push_notification_config.unwrap();
+        assert_eq!(push.url, "http://127.0.0.1:9000/hook");
+        assert_eq!(push.token.as_deref(), Some("s3cret"));
+        assert!(!format!("{:?}", cli.call).contains("s3cret"));
+
+        assert_eq!(CallArgs::new("http://h/", "x").configuration(), Ok(None));
+        let mut args = CallArgs::new("http://h/", "x");
+        args.push = Some("ftp://h/hook".into());
+        assert!(args.configuration().unwrap_err().contains("http(s)"));
+        args.push = Some("hook".into());
+        assert!(args.configuration().unwrap_err().contains("not a URL"));
+        let token_alone = Cli::try_parse_from(["call", "u", "t", "--push-token", "x"]);
+        assert!(token_alone.is_err());
     }
 
     #[test]

@@ -50,6 +50,13 @@
 //! it has already seen, so the caller sees every event exactly once. The
 //! stream ends after the event that puts the task in a terminal or
 //! interrupted state, or after a direct message.
+//!
+//! ## Push notifications
+//! [`notification`] is for the other direction: a webhook receiving a
+//! host's push notifications checks their signatures with
+//! [`verify_notification`] against the host's JWK Set ([`fetch_jwks`]).
+//! `a2a-host webhook` (`webhook`, feature `cli`) is such a receiver, for
+//! trying push out.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -64,15 +71,21 @@ use crate::model::{
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
+pub mod notification;
 pub mod sse;
 mod stream;
 pub mod transport;
+#[cfg(feature = "cli")]
+pub mod webhook;
 
 #[cfg(feature = "cli")]
-pub use cli::{CallArgs, CallSummary, run_call, run_call_to};
+pub use cli::{CallArgs, CallSummary, Secret, run_call, run_call_to};
 pub use error::{ClientError, RemoteError};
+pub use notification::{Jwks, VerifiedNotification, VerifyError, fetch_jwks, verify_notification};
 pub use stream::{StreamEvent, TaskEventStream};
 pub use transport::{Binding, Endpoint};
+#[cfg(feature = "cli")]
+pub use webhook::{WebhookArgs, run_webhook};
 
 use transport::{Answer, Failure, Op, decode, exchange};
 

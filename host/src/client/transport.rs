@@ -731,6 +731,40 @@ mod tests {
     }
 
     #[test]
+    fn both_bindings_send_the_push_config_of_a_message() {
+        use crate::model::{SendMessageConfiguration, TaskPushNotificationConfig};
+        let req = SendMessageRequest {
+            message: Message::user_text("hi"),
+            configuration: Some(SendMessageConfiguration {
+                task_push_notification_config: Some(TaskPushNotificationConfig {
+                    url: "http://hook/".into(),
+                    token: Some("tok".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let want = json!({"url": "http://hook/", "token": "tok"});
+        for op in [Op::Send(req.clone()), Op::Stream(req)] {
+            let params = jsonrpc_params(&op, None).unwrap();
+            assert_eq!(params["configuration"]["taskPushNotificationConfig"], want);
+
+            let http = reqwest::Client::new();
+            let ep = Endpoint {
+                binding: Binding::HttpJson,
+                url: "http://a/agents/x".into(),
+                tenant: None,
+            };
+            let (builder, _) = rest_request(&http, &ep, &op).unwrap();
+            let request = builder.build().unwrap();
+            let body: Value =
+                serde_json::from_slice(request.body().unwrap().as_bytes().unwrap()).unwrap();
+            assert_eq!(body["configuration"]["taskPushNotificationConfig"], want);
+        }
+    }
+
+    #[test]
     fn bindings_parse_from_cards_and_flags() {
         assert_eq!(Binding::from_card_name("jsonrpc"), Some(Binding::JsonRpc));
         assert_eq!(Binding::from_card_name("GRPC"), None);
