@@ -23,6 +23,9 @@
 //! | retention job interval | `--retention-interval-secs S` | `A2A_HOST_RETENTION_INTERVAL_SECS` | `retention_interval_secs` | 3600 |
 //! | 0.3 members on cards | `--card-v03 true\|false` | `A2A_HOST_CARD_V03` | `card_v03` | `true` |
 //!
+//! Push notifications have their own flags (`--push-*`) and `[push]`
+//! table; [`crate::push::PushArgs`] lists them.
+//!
 //! The toml file is `--config PATH` (`A2A_HOST_CONFIG`), or `./a2a-host.toml`
 //! when it exists. Unknown keys in it are an error, so a typo never goes
 //! unnoticed.
@@ -205,6 +208,9 @@ pub struct ServeArgs {
         arg(long, env = "A2A_HOST_CONFIG", value_name = "PATH")
     )]
     pub config: Option<PathBuf>,
+    /// The `--push-*` flags.
+    #[cfg_attr(feature = "cli", command(flatten))]
+    pub push: crate::push::PushArgs,
 }
 
 /// The optional `a2a-host.toml`.
@@ -230,6 +236,7 @@ struct FileConfig {
     retain_terminal_hours: Option<u64>,
     retain_state_days: Option<u64>,
     retention_interval_secs: Option<u64>,
+    push: Option<crate::push::PushFile>,
 }
 
 /// The resolved settings of `a2a-host serve`.
@@ -275,6 +282,8 @@ pub struct HostConfig {
     pub retention: crate::store::Retention,
     /// How often it runs.
     pub retention_interval: Duration,
+    /// Push notifications.
+    pub push: crate::push::PushSettings,
 }
 
 impl HostConfig {
@@ -333,7 +342,9 @@ impl HostConfig {
         if max_attempts == 0 {
             return Err("max attempts must be at least 1".into());
         }
+        let push = args.push.resolve(file.push.unwrap_or_default())?;
         Ok(HostConfig {
+            push,
             agents: args
                 .agents
                 .or(file.agents)

@@ -38,6 +38,15 @@ pub enum A2aError {
     /// No task with this id exists for this agent.
     #[error("task `{0}` was not found")]
     TaskNotFound(String),
+    /// The task exists but has no push config with this id (answered as
+    /// TaskNotFoundError, the spec's error for a missing config).
+    #[error("task `{task_id}` has no push notification config `{config_id}`")]
+    PushConfigNotFound {
+        /// The task.
+        task_id: String,
+        /// The config id asked for.
+        config_id: String,
+    },
     /// The task is in a state that cannot be canceled, e.g. terminal.
     #[error("{0}")]
     TaskNotCancelable(String),
@@ -99,7 +108,7 @@ impl A2aError {
             A2aError::MethodNotFound(_) | A2aError::AgentNotFound(_) => -32601,
             A2aError::InvalidParams { .. } => -32602,
             A2aError::Internal(_) | A2aError::Unavailable(_) => -32603,
-            A2aError::TaskNotFound(_) => -32001,
+            A2aError::TaskNotFound(_) | A2aError::PushConfigNotFound { .. } => -32001,
             A2aError::TaskNotCancelable(_) => -32002,
             A2aError::PushNotificationNotSupported => -32003,
             A2aError::UnsupportedOperation(_) => -32004,
@@ -120,7 +129,7 @@ impl A2aError {
             A2aError::MethodNotFound(_) => "METHOD_NOT_FOUND",
             A2aError::InvalidParams { .. } => "INVALID_PARAMS",
             A2aError::Internal(_) => "INTERNAL_ERROR",
-            A2aError::TaskNotFound(_) => "TASK_NOT_FOUND",
+            A2aError::TaskNotFound(_) | A2aError::PushConfigNotFound { .. } => "TASK_NOT_FOUND",
             A2aError::TaskNotCancelable(_) => "TASK_NOT_CANCELABLE",
             A2aError::PushNotificationNotSupported => "PUSH_NOTIFICATION_NOT_SUPPORTED",
             A2aError::UnsupportedOperation(_) => "UNSUPPORTED_OPERATION",
@@ -148,6 +157,7 @@ impl A2aError {
             | A2aError::ExtensionSupportRequired(_)
             | A2aError::VersionNotSupported(_) => 400,
             A2aError::TaskNotFound(_)
+            | A2aError::PushConfigNotFound { .. }
             | A2aError::MethodNotFound(_)
             | A2aError::AgentNotFound(_) => 404,
             A2aError::ContentTypeNotSupported(_) => 415,

@@ -57,7 +57,6 @@ mod log_throttle;
 pub mod manager;
 pub mod model;
 pub mod net;
-#[cfg(feature = "push")]
 pub mod push;
 pub mod registry;
 #[cfg(feature = "wasm")]

@@ -53,6 +53,9 @@ enum Command {
         #[arg(long)]
         p256: bool,
     },
+    /// Look after push notifications in a store: pending counts, dead
+    /// letters, requeueing them.
+    Push(a2a_host::push::PushCommand),
     /// Create a new agent project that builds as is.
     New {
         /// The agent's name (letters, digits, `-` and `_`).
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
             Command::Webhook(args) => a2a_host::client::run_webhook(args).await,
             #[cfg(feature = "push")]
             Command::PushKeygen { out, p256, .. } => push_keygen(&out, p256),
+            Command::Push(cmd) => a2a_host::push::run_push(cmd).await,
             Command::New { name, path } => a2a_host::scaffold::new_agent(&name, path.as_deref()),
             Command::Inspect { file } => inspect(file).await,
         }

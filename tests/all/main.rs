@@ -16,4 +16,5 @@ mod hostile;
 mod interop;
 mod lifecycle;
 mod protocol;
+mod push;
 mod runtime;

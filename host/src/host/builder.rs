@@ -130,6 +130,7 @@ pub struct HostBuilder {
     recover: bool,
     layers: Vec<ApplyLayer>,
     hooks: Vec<Arc<dyn Hooks>>,
+    push: crate::push::PushSettings,
 }
 
 impl Default for HostBuilder {
@@ -154,6 +155,7 @@ impl Default for HostBuilder {
             recover: true,
             layers: Vec::new(),
             hooks: Vec::new(),
+            push: crate::push::PushSettings::default(),
         }
     }
 }
@@ -184,6 +186,7 @@ impl HostBuilder {
         self.retention = config.retention;
         self.retention_interval = config.retention_interval;
         self.drain = config.drain;
+        self.push = config.push.clone();
         self
     }
 
@@ -362,6 +365,14 @@ impl HostBuilder {
         self
     }
 
+    /// How push notifications are accepted and delivered (on by default
+    /// with the `push` feature; `enabled: false` turns them off). See
+    /// [`crate::push`].
+    pub fn push(mut self, settings: crate::push::PushSettings) -> Self {
+        self.push = settings;
+        self
+    }
+
     /// Calls `hooks` on every task state transition and artifact; see
     /// [`crate::hooks`]. Several can be added.
     pub fn hooks(mut self, hooks: impl Hooks) -> Self {
@@ -404,8 +415,17 @@ impl HostBuilder {
         if bus.is_shared() {
             tracing::info!(bus = %bus.describe(), workers = self.manager.workers, "bus ready");
         }
-        let manager = TaskManager::with_bus(store, registry.clone(), self.manager, bus);
+        let manager = TaskManager::with_bus(store.clone(), registry.clone(), self.manager, bus);
         manager.set_hooks(self.hooks);
+        #[cfg(feature = "push")]
+        let push = if self.push.enabled {
+            let service =
+                crate::push::PushService::start(store, self.push).map_err(HostError::Config)?;
+            manager.set_push(service.policy().clone());
+            Some(service)
+        } else {
+            None
+        };
         if self.recover {
             manager
                 .recover()
@@ -422,7 +442,13 @@ impl HostBuilder {
                 }
             },
             retention,
+            #[cfg(feature = "push")]
+            push,
         };
+        #[cfg(feature = "push")]
+        let jwks = background.push.as_ref().and_then(|p| p.jwks());
+        #[cfg(not(feature = "push"))]
+        let jwks = None;
         // Claim queued work only once the agents are loaded.
         manager.start_bus();
 
@@ -433,6 +459,7 @@ impl HostBuilder {
                 layers: self.layers,
                 drain: self.drain,
                 background: parking_lot::Mutex::new(background),
+                jwks,
             }),
         })
     }

@@ -95,6 +95,9 @@ struct Inner {
     layers: Vec<ApplyLayer>,
     drain: Duration,
     background: parking_lot::Mutex<Background>,
+    /// The public keys that verify signed push notifications, served at
+    /// `/.well-known/jwks.json`.
+    jwks: Option<serde_json::Value>,
 }
 
 /// What runs beside the server until shutdown.
@@ -105,6 +108,9 @@ struct Background {
     retention: Option<AbortOnDropHandle<()>>,
     #[cfg(feature = "wasm")]
     watcher: Option<crate::runtime::FolderWatcher>,
+    /// The deliverer of push notifications.
+    #[cfg(feature = "push")]
+    push: Option<crate::push::PushService>,
 }
 
 impl Host {
@@ -119,9 +125,25 @@ impl Host {
     /// follow wherever it is mounted.
     pub fn router(&self) -> Router {
         let layers = self.inner.layers.clone();
-        server::router_with(self.inner.manager.clone(), self.inner.server.clone(), |r| {
-            layers.iter().fold(r, |r, apply| apply(r))
-        })
+        let router =
+            server::router_with(self.inner.manager.clone(), self.inner.server.clone(), |r| {
+                layers.iter().fold(r, |r, apply| apply(r))
+            });
+        match &self.inner.jwks {
+            Some(jwks) => {
+                let jwks = jwks.clone();
+                router.route(
+                    crate::model::notification::JWKS_PATH,
+                    axum::routing::get(move || async move {
+                        (
+                            [(http::header::CACHE_CONTROL, "max-age=300")],
+                            axum::Json(jwks),
+                        )
+                    }),
+                )
+            }
+            None => router,
+        }
     }
 
     /// Serves [`Host::router`] on `listener` until `shutdown` resolves, then
@@ -206,6 +228,10 @@ impl Host {
         #[cfg(feature = "wasm")]
         if let Some(watcher) = background.watcher {
             watcher.stop().await;
+        }
+        #[cfg(feature = "push")]
+        if let Some(push) = background.push {
+            push.stop().await;
         }
     }
 }

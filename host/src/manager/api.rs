@@ -14,6 +14,7 @@ use crate::model::{
     StreamResponse, SubscribeToTaskRequest, Task, TaskPushConfigRef, TaskPushNotificationConfig,
     TaskState, TaskStatus,
 };
+use crate::push::PushPolicy;
 use crate::registry::LoadedAgent;
 use crate::store::{MAX_PAGE_SIZE, StoreError, StoredTask, TaskQuery, TaskWrite};
 
@@ -344,56 +345,173 @@ impl TaskManager {
             .into_stream())
     }
 
-    /// CreateTaskPushNotificationConfig: push notifications are not
-    /// supported, so always PushNotificationNotSupportedError (after
-    /// checking that `agent` exists).
+    /// CreateTaskPushNotificationConfig: checks the config (URL, addresses,
+    /// header values, the per-task limit), gives it an id if it has none,
+    /// and stores it (replacing one with the same id). Events the task
+    /// appends from now on are delivered to it.
     pub async fn create_push_config(
         &self,
         agent: &str,
-        config: TaskPushNotificationConfig,
+        mut config: TaskPushNotificationConfig,
     ) -> Result<TaskPushNotificationConfig, A2aError> {
         self.require_agent(agent)?;
-        let _ = config;
-        Err(A2aError::PushNotificationNotSupported)
+        let policy = self.push_policy()?;
+        let task_id = config
+            .task_id
+            .clone()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| A2aError::invalid_field("taskId", "taskId is required"))?;
+        self.stored_task(agent, &task_id).await?;
+        policy
+            .check_config(&config)
+            .await
+            .map_err(|r| r.into_error(""))?;
+        let id = config
+            .id
+            .take()
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        config.id = Some(id.clone());
+        self.check_push_room(&task_id, &config).await?;
+        self.inner.store.put_push_config(&config).await?;
+        Ok(config)
     }
 
-    /// GetTaskPushNotificationConfig: always
-    /// PushNotificationNotSupportedError, as for
-    /// [`create_push_config`](Self::create_push_config).
+    /// GetTaskPushNotificationConfig.
     pub async fn get_push_config(
         &self,
         agent: &str,
         req: TaskPushConfigRef,
     ) -> Result<TaskPushNotificationConfig, A2aError> {
         self.require_agent(agent)?;
-        let _ = req;
-        Err(A2aError::PushNotificationNotSupported)
+        self.push_policy()?;
+        self.stored_task(agent, &req.task_id).await?;
+        self.inner
+            .store
+            .get_push_config(&req.task_id, &req.id)
+            .await?
+            .ok_or(A2aError::PushConfigNotFound {
+                task_id: req.task_id,
+                config_id: req.id,
+            })
     }
 
-    /// ListTaskPushNotificationConfigs: always
-    /// PushNotificationNotSupportedError, as for
-    /// [`create_push_config`](Self::create_push_config).
+    /// ListTaskPushNotificationConfigs, oldest first, in pages.
     pub async fn list_push_configs(
         &self,
         agent: &str,
         req: ListTaskPushConfigsRequest,
     ) -> Result<ListTaskPushConfigsResponse, A2aError> {
         self.require_agent(agent)?;
-        let _ = req;
-        Err(A2aError::PushNotificationNotSupported)
+        self.push_policy()?;
+        self.stored_task(agent, &req.task_id).await?;
+        let size = match req.page_size {
+            None | Some(0) => usize::MAX,
+            Some(n) if n < 0 => {
+                return Err(A2aError::invalid_field(
+                    "pageSize",
+                    format!("pageSize must be positive, not {n}"),
+                ));
+            }
+            Some(n) => n as usize,
+        };
+        let skip = match req.page_token.as_deref().filter(|t| !t.is_empty()) {
+            None => 0,
+            Some(t) => t.parse::<usize>().map_err(|_| {
+                A2aError::invalid_field(
+                    "pageToken",
+                    "pageToken is not one this server gave; pass the nextPageToken of the previous page",
+                )
+            })?,
+        };
+        let all = self.inner.store.list_push_configs(&req.task_id).await?;
+        let end = skip.saturating_add(size).min(all.len());
+        let configs = all.get(skip..end).map(<[_]>::to_vec).unwrap_or_default();
+        let next_page_token = if end < all.len() {
+            end.to_string()
+        } else {
+            String::new()
+        };
+        Ok(ListTaskPushConfigsResponse {
+            configs,
+            next_page_token,
+        })
     }
 
-    /// DeleteTaskPushNotificationConfig: always
-    /// PushNotificationNotSupportedError, as for
-    /// [`create_push_config`](Self::create_push_config).
+    /// DeleteTaskPushNotificationConfig: idempotent (deleting a config that
+    /// is not there succeeds); pending notifications for it are dropped.
     pub async fn delete_push_config(
         &self,
         agent: &str,
         req: TaskPushConfigRef,
     ) -> Result<(), A2aError> {
         self.require_agent(agent)?;
-        let _ = req;
-        Err(A2aError::PushNotificationNotSupported)
+        self.push_policy()?;
+        self.stored_task(agent, &req.task_id).await?;
+        self.inner
+            .store
+            .delete_push_config(&req.task_id, &req.id)
+            .await?;
+        Ok(())
+    }
+
+    /// Checks a config given inline with a message
+    /// (`configuration.taskPushNotificationConfig`) and gives it an id; the
+    /// write that stores the message stores it too.
+    pub(super) async fn inline_push_config(
+        &self,
+        message: &crate::model::Message,
+        mut config: TaskPushNotificationConfig,
+    ) -> Result<TaskPushNotificationConfig, A2aError> {
+        const FIELD: &str = "configuration.taskPushNotificationConfig";
+        let policy = self.push_policy()?;
+        let message_task = message.task_id.as_deref().filter(|t| !t.is_empty());
+        if let Some(given) = config.task_id.as_deref().filter(|t| !t.is_empty())
+            && message_task.is_some_and(|t| t != given)
+        {
+            return Err(A2aError::invalid_field(
+                &format!("{FIELD}.taskId"),
+                format!("taskId `{given}` is not the message's task"),
+            ));
+        }
+        policy
+            .check_config(&config)
+            .await
+            .map_err(|r| r.into_error(FIELD))?;
+        config.task_id = message_task.map(str::to_string);
+        if config.id.as_deref().is_none_or(str::is_empty) {
+            config.id = Some(uuid::Uuid::new_v4().to_string());
+        }
+        Ok(config)
+    }
+
+    /// Refuses a config that would take `task_id` over its limit.
+    pub(super) async fn check_push_room(
+        &self,
+        task_id: &str,
+        config: &TaskPushNotificationConfig,
+    ) -> Result<(), A2aError> {
+        let max = self.push_policy()?.settings().max_configs_per_task;
+        let existing = self.inner.store.list_push_configs(task_id).await?;
+        if existing.len() >= max && !existing.iter().any(|c| c.id == config.id) {
+            return Err(A2aError::invalid_field(
+                "taskId",
+                format!(
+                    "task `{task_id}` already has {} push configs, the most allowed; delete one \
+                     or reuse its id",
+                    existing.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The push policy, or PushNotificationNotSupportedError.
+    pub(super) fn push_policy(&self) -> Result<&Arc<PushPolicy>, A2aError> {
+        self.inner
+            .push
+            .get()
+            .ok_or(A2aError::PushNotificationNotSupported)
     }
 
     /// Stop accepting new messages and wait (up to `timeout`) for running
@@ -514,6 +632,7 @@ impl TaskManager {
             .lock()
             .get(&task.id)
             .and_then(Weak::upgrade);
+        self.queued(&committed);
         self.publish(&task.id, committed.first_seq, event).await;
         if let Some(channel) = channel {
             channel.send(SequencedEvent {

@@ -239,6 +239,7 @@ impl TaskManager {
             started: stored.last_seq > 0 || !job.first_turn,
             first_turn: job.first_turn,
             turn_over: false,
+            push_config: None,
         };
         let live = self.register_turn(&input, state);
         self.clone().run_turn(agent.agent, input, live, false).await;

@@ -74,8 +74,9 @@ use parking_lot::Mutex as SyncMutex;
 use crate::bus::{Bus, LocalBus};
 use crate::hooks::{HookSet, Hooks};
 use crate::model::{Message, Part, StreamResponse, Task, TaskState, TaskStatusUpdateEvent};
+use crate::push::PushPolicy;
 use crate::registry::AgentRegistry;
-use crate::store::Store;
+use crate::store::{Committed, Store};
 
 mod api;
 mod channel;
@@ -167,6 +168,8 @@ struct Inner {
     turns_done: tokio::sync::Notify,
     /// Told of every committed change ([`TaskManager::set_hooks`]).
     hooks: OnceLock<HookSet>,
+    /// Push notifications, when enabled ([`TaskManager::set_push`]).
+    push: OnceLock<Arc<PushPolicy>>,
 }
 
 impl TaskManager {
@@ -194,6 +197,28 @@ impl TaskManager {
     /// Must be called inside a Tokio runtime.
     pub fn set_hooks(&self, hooks: Vec<Arc<dyn Hooks>>) -> bool {
         hooks.is_empty() || self.inner.hooks.set(HookSet::new(hooks)).is_ok()
+    }
+
+    /// Accepts push configs under `policy` from now on (without it, the
+    /// push methods answer PushNotificationNotSupportedError), and wakes
+    /// `policy`'s deliverer whenever a write queues notifications. Only the
+    /// first call takes effect: it returns `false` if push was set already.
+    pub fn set_push(&self, policy: Arc<PushPolicy>) -> bool {
+        self.inner.push.set(policy).is_ok()
+    }
+
+    /// Whether push configs are accepted (cards say `pushNotifications`).
+    pub fn push_enabled(&self) -> bool {
+        self.inner.push.get().is_some()
+    }
+
+    /// Wakes the deliverer if a write queued notifications.
+    fn queued(&self, committed: &Committed) {
+        if committed.pushes_queued > 0
+            && let Some(push) = self.inner.push.get()
+        {
+            push.wake.notify_one();
+        }
     }
 
     /// Tells the hooks of a committed write of `task` (see
@@ -239,6 +264,7 @@ impl TaskManager {
                 running_turns: AtomicUsize::new(0),
                 turns_done: tokio::sync::Notify::new(),
                 hooks: OnceLock::new(),
+                push: OnceLock::new(),
             }),
         }
     }

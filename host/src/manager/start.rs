@@ -10,7 +10,9 @@ use tokio::sync::broadcast;
 use crate::agent::{TaskUsage, TurnInput};
 use crate::bus::{Job, JobTicket};
 use crate::error::A2aError;
-use crate::model::{Message, Role, SendMessageRequest, Task, TaskState, TaskStatus};
+use crate::model::{
+    Message, Role, SendMessageRequest, Task, TaskPushNotificationConfig, TaskState, TaskStatus,
+};
 use crate::registry::LoadedAgent;
 use crate::store::{StoreError, StoredTask, TaskWrite};
 
@@ -45,13 +47,14 @@ impl TaskManager {
             .as_ref()
             .map(|c| c.accepted_output_modes.clone())
             .unwrap_or_default();
-        if req
+        let push = match req
             .configuration
             .as_ref()
-            .is_some_and(|c| c.task_push_notification_config.is_some())
+            .and_then(|c| c.task_push_notification_config.clone())
         {
-            return Err(A2aError::PushNotificationNotSupported);
-        }
+            Some(config) => Some(self.inline_push_config(&message, config).await?),
+            None => None,
+        };
         if self.inner.shared {
             // An outage is a clean 503 before anything is written.
             self.inner.bus.ready().await?;
@@ -66,6 +69,7 @@ impl TaskManager {
                     message,
                     req.metadata,
                     accepted_output_modes,
+                    push,
                 )
                 .await
             }
@@ -77,6 +81,7 @@ impl TaskManager {
                     req.metadata,
                     accepted_output_modes,
                     coalesce,
+                    push,
                 )
                 .await
             }
@@ -91,6 +96,7 @@ impl TaskManager {
         metadata: Option<crate::model::Metadata>,
         accepted_output_modes: Vec<String>,
         coalesce: bool,
+        mut push: Option<TaskPushNotificationConfig>,
     ) -> Result<Started, A2aError> {
         let context_given = message.context_id.clone().filter(|c| !c.is_empty());
         let context_is_new = context_given.is_none();
@@ -117,6 +123,9 @@ impl TaskManager {
         let context_id = context_given.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         message.task_id = Some(task_id.clone());
         message.context_id = Some(context_id.clone());
+        if let Some(config) = push.as_mut() {
+            config.task_id = Some(task_id.clone());
+        }
         let task = Arc::new(Task {
             id: task_id.clone(),
             context_id: context_id.clone(),
@@ -144,6 +153,7 @@ impl TaskManager {
                 started: false,
                 first_turn: true,
                 turn_over: false,
+                push_config: push,
             };
             return Ok(self.launch(agent, input(message, accepted_output_modes), state, None));
         }
@@ -160,7 +170,7 @@ impl TaskManager {
                 events: Vec::new(),
                 claim_message_id: claim.then_some(message.message_id.as_str()),
                 context_is_new,
-                push_config: None,
+                push_config: push.as_ref(),
             })
             .await;
         let committed = match written {
@@ -183,6 +193,7 @@ impl TaskManager {
             started: false,
             first_turn: true,
             turn_over: false,
+            push_config: None,
         };
         Ok(self.launch(agent, input(message, accepted_output_modes), state, queued))
     }
@@ -195,7 +206,11 @@ impl TaskManager {
         mut message: Message,
         metadata: Option<crate::model::Metadata>,
         accepted_output_modes: Vec<String>,
+        push: Option<TaskPushNotificationConfig>,
     ) -> Result<Started, A2aError> {
+        if let Some(config) = &push {
+            self.check_push_room(task_id, config).await?;
+        }
         for _ in 0..8 {
             let stored = self.stored_task(agent_name, task_id).await?;
             let task = &stored.task;
@@ -264,7 +279,7 @@ impl TaskManager {
                     events: events.clone(),
                     claim_message_id: claim.then_some(message.message_id.as_str()),
                     context_is_new: false,
-                    push_config: None,
+                    push_config: push.as_ref(),
                 })
                 .await;
             let committed = match written {
@@ -293,6 +308,7 @@ impl TaskManager {
                 spent: TaskUsage::of(&stored.task, stored.last_seq),
             };
             self.committed(agent_name, Some(task.status.state), &next, &events);
+            self.queued(&committed);
             self.publish(task_id, committed.first_seq, &events).await;
             let live_state = LiveState {
                 task: next,
@@ -301,6 +317,7 @@ impl TaskManager {
                 started: true,
                 first_turn: false,
                 turn_over: false,
+                push_config: None,
             };
             return Ok(self.launch(agent, input, live_state, queued));
         }

@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::agent::{Action, ActionError, Agent, AgentError, TaskContext, TurnInput, TurnSink};
 use crate::log_throttle::log_throttled;
 use crate::model::{
-    Message, Part, StreamResponse, Task, TaskArtifactUpdateEvent, TaskState, TaskStatus,
+    Message, Part, StreamResponse, Task, TaskArtifactUpdateEvent, TaskPushNotificationConfig,
+    TaskState, TaskStatus,
 };
 use crate::registry::LoadedAgent;
 use crate::store::{StoreError, TaskWrite};
@@ -61,6 +62,9 @@ pub(super) struct LiveState {
     pub(super) first_turn: bool,
     /// Whether the current turn has put the task into a resting state.
     pub(super) turn_over: bool,
+    /// A push config that came with the message creating the task: stored
+    /// by the creating write, so that the task's first events reach it.
+    pub(super) push_config: Option<TaskPushNotificationConfig>,
 }
 
 impl LiveState {
@@ -88,7 +92,7 @@ impl LiveState {
                 .filter(|_| creating)
                 .map(|m| m.message_id.as_str()),
             context_is_new: creating,
-            push_config: None,
+            push_config: self.push_config.as_ref().filter(|_| creating),
         }
     }
 }
@@ -271,6 +275,7 @@ impl TaskManager {
                         event: Arc::clone(event),
                     });
                 }
+                self.queued(&committed);
                 self.publish(&live.task_id, committed.first_seq, &events)
                     .await;
                 Ok(())
@@ -387,6 +392,7 @@ impl TaskManager {
                     seq: Some(committed.first_seq),
                     event: Arc::clone(&events[0]),
                 });
+                self.queued(&committed);
                 self.publish(&live.task_id, committed.first_seq, &events)
                     .await;
                 live.settled.send_replace(Some(Settled::Reply(reply)));

@@ -62,8 +62,9 @@ pub const BINDING_HTTP_JSON: &str = "HTTP+JSON";
 /// The A2A card of an agent reachable at `agent_url` (for both bindings,
 /// in 1.0 and in 0.3, 1.0 first).
 ///
-/// Empty input or output modes become `["text/plain"]`. Push notifications
-/// and the extended card are not offered (yet).
+/// Empty input or output modes become `["text/plain"]`. Push
+/// notifications are off here; the card route turns them on when the host
+/// accepts push configs. The extended card is not offered.
 pub fn agent_card(info: &AgentInfo, agent_url: &str) -> AgentCard {
     let modes = |m: &[String]| {
         if m.is_empty() {
@@ -229,7 +230,8 @@ pub(crate) async fn handle(State(app): State<App>, path: PathArgs, parts: Parts)
     };
     let base = base_url(&app.config, &parts);
     let url = agent_url(&base, &target.name);
-    let card = agent_card(&target.agent.info, &url);
+    let mut card = agent_card(&target.agent.info, &url);
+    card.capabilities.push_notifications = Some(app.manager.push_enabled());
     let asks_v1 = RequestMeta::from_parts(&parts.headers, parts.uri.query())
         .is_ok_and(|m| m.version == Version::V1_0);
     let encoded = if app.config.card_v03_members && !asks_v1 {

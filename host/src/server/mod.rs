@@ -570,6 +570,19 @@ async fn readyz(State(app): State<App>) -> Response {
 /// `GET /agents`: every known agent with its status and its URLs.
 async fn list_agents(State(app): State<App>, parts: Parts) -> Response {
     let base = card::base_url(&app.config, &parts);
+    // Notifications waiting and dead-lettered, per agent; a store error
+    // leaves them out rather than failing the listing.
+    let push = if app.manager.push_enabled() {
+        match app.manager.store().push_counts().await {
+            Ok(counts) => Some(counts),
+            Err(e) => {
+                tracing::warn!("GET /agents: cannot count push notifications: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let agents: Vec<Value> = app
         .manager
         .registry()
@@ -580,6 +593,11 @@ async fn list_agents(State(app): State<App>, parts: Parts) -> Response {
             let mut v = serde_json::to_value(&s).unwrap_or_else(|_| json!({"name": s.name}));
             v["url"] = Value::String(url.clone());
             v["cardUrl"] = Value::String(format!("{url}/.well-known/agent-card.json"));
+            if let Some(counts) = &push {
+                let c = counts.iter().find(|c| c.agent == s.name);
+                v["pushPending"] = json!(c.map_or(0, |c| c.pending));
+                v["pushDead"] = json!(c.map_or(0, |c| c.dead));
+            }
             v
         })
         .collect();

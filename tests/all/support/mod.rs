@@ -1,6 +1,6 @@
 //! What the test modules share, one concept a file: the native test agent,
 //! the in-process server, HTTP and SSE, the `a2a-host` binary as a child
-//! process, the WebAssembly guests, and running a test alone in a process
+//! process, the WebAssembly guests, a webhook receiver, and running a test alone in a process
 //! of its own.
 
 pub mod agents;
@@ -11,6 +11,7 @@ pub mod process;
 pub mod server;
 pub mod sse;
 pub mod tasks;
+pub mod webhook;
 
 use std::time::{Duration, Instant};
 
