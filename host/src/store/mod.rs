@@ -21,7 +21,7 @@
 //! # Retention
 //! Nothing expires by itself. [`Store::purge`] deletes what a [`Retention`]
 //! policy says has expired: tasks that have been terminal for too long (with
-//! their event logs, message-id claims and push configs) and the state of
+//! their event logs, message-id claims, push configs and outbox rows) and the state of
 //! contexts that nobody wrote for too long. [`retention::spawn_retention`]
 //! runs it as a background job.
 
@@ -112,6 +112,11 @@ pub struct TaskWrite<'a> {
     /// a claim in it, and a store may skip looking for one. A hint only;
     /// `false` is always correct.
     pub context_is_new: bool,
+    /// A push config of this task (its `task_id` must be the task's id) to
+    /// create or replace in the same transaction, before the write's
+    /// events are queued: the events of the write that creates a task can
+    /// be queued for a config given with it.
+    pub push_config: Option<&'a TaskPushNotificationConfig>,
 }
 
 /// What a successful write produced.
@@ -123,6 +128,9 @@ pub struct Committed {
     /// write got `first_seq + i`. Sequence numbers start at 1 per task and
     /// have no gaps. Equals the next free number when no events were given.
     pub first_seq: u64,
+    /// How many notifications the write queued in the push outbox: its
+    /// events times the task's push configs.
+    pub pushes_queued: u64,
 }
 
 /// A task as stored.
@@ -273,8 +281,11 @@ pub trait Store: Send + Sync + 'static {
     /// (in sequence order, due at `now_ms`, attempts and age counted anew);
     /// those whose config was deleted are dropped. Returns how many were
     /// requeued.
-    async fn requeue_dead_pushes(&self, query: &DeadPushQuery, now_ms: i64)
-    -> Result<u64, StoreError>;
+    async fn requeue_dead_pushes(
+        &self,
+        query: &DeadPushQuery,
+        now_ms: i64,
+    ) -> Result<u64, StoreError>;
 
     /// Pending and dead notifications per agent (agents with none are left
     /// out), by agent name.
@@ -308,7 +319,7 @@ pub trait Store: Send + Sync + 'static {
 pub struct Retention {
     /// Delete tasks that have been terminal (completed, failed, canceled,
     /// rejected) for longer than this, by their status timestamp, with their
-    /// event logs, message-id claims and push configs.
+    /// event logs, message-id claims, push configs and outbox rows.
     pub terminal_tasks: Option<Duration>,
     /// Delete the state of contexts that were not written for longer than
     /// this.
