@@ -1100,6 +1100,40 @@ impl Store for SlowStore {
     ) -> Result<bool, a2a_host::store::StoreError> {
         self.inner.delete_push_config(task_id, config_id).await
     }
+    async fn claim_pushes(
+        &self,
+        claim: &a2a_host::store::PushClaim<'_>,
+    ) -> Result<Vec<a2a_host::store::PushDelivery>, a2a_host::store::StoreError> {
+        self.inner.claim_pushes(claim).await
+    }
+    async fn finish_pushes(
+        &self,
+        owner: &str,
+        done: &[a2a_host::store::PushFinish],
+    ) -> Result<(), a2a_host::store::StoreError> {
+        self.inner.finish_pushes(owner, done).await
+    }
+    async fn next_push_due(&self) -> Result<Option<i64>, a2a_host::store::StoreError> {
+        self.inner.next_push_due().await
+    }
+    async fn dead_pushes(
+        &self,
+        query: &a2a_host::store::DeadPushQuery,
+    ) -> Result<Vec<a2a_host::store::DeadPush>, a2a_host::store::StoreError> {
+        self.inner.dead_pushes(query).await
+    }
+    async fn requeue_dead_pushes(
+        &self,
+        query: &a2a_host::store::DeadPushQuery,
+        now_ms: i64,
+    ) -> Result<u64, a2a_host::store::StoreError> {
+        self.inner.requeue_dead_pushes(query, now_ms).await
+    }
+    async fn push_counts(
+        &self,
+    ) -> Result<Vec<a2a_host::store::PushCounts>, a2a_host::store::StoreError> {
+        self.inner.push_counts().await
+    }
     async fn purge(
         &self,
         policy: &a2a_host::store::Retention,

@@ -12,6 +12,10 @@
 //!
 //! Semantics match [`super::sqlite::SqliteStore`] exactly; both run the
 //! `conformance` suite.
+//!
+//! A task's push configs live in its entry, so a write finds out whether
+//! it has any to queue notifications for without another look-up; the
+//! outbox is in `outbox`.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::RandomState;
@@ -20,12 +24,15 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use hashbrown::Equivalent;
+use hashbrown::hash_map::EntryRef;
 use parking_lot::RwLock;
 
+use self::outbox::{Dead, Outbox, Pending};
 use super::paging::{self, PageBuilder};
 use super::{
-    Committed, PurgeReport, Retention, Store, StoreError, StoredTask, TaskPage, TaskQuery,
-    TaskWrite, status_millis, unix_millis,
+    Committed, DeadPush, DeadPushQuery, PurgeReport, PushClaim, PushCounts, PushDelivery,
+    PushFinish, PushKey, PushOutcome, Retention, Store, StoreError, StoredTask, TaskPage,
+    TaskQuery, TaskWrite, status_millis, unix_millis,
 };
 use crate::model::{StreamResponse, Task, TaskPushNotificationConfig, TaskState};
 
@@ -51,8 +58,8 @@ struct Inner {
     claims: hashbrown::HashMap<ClaimKey, String, RandomState>,
     /// agent → context id → the context's values.
     state: HashMap<String, HashMap<String, ContextState>>,
-    /// task id → configs, oldest first.
-    push: HashMap<String, Vec<TaskPushNotificationConfig>>,
+    /// Queued notifications and dead letters.
+    outbox: Outbox,
 }
 
 struct Entry {
@@ -63,7 +70,11 @@ struct Entry {
     /// The event log; the event at index `i` has sequence number `i + 1`.
     /// Shared with the streams that carried the events.
     events: Vec<Arc<StreamResponse>>,
+    /// The task's push configs, oldest first.
+    push: Vec<TaskPushNotificationConfig>,
 }
+
+mod outbox;
 
 /// The key of a message claim.
 #[derive(Hash, PartialEq, Eq)]
@@ -111,6 +122,23 @@ impl Inner {
             message_id,
         })
     }
+
+    /// The configs of an existing task.
+    fn configs(&self, task_id: &str) -> &[TaskPushNotificationConfig] {
+        self.tasks.get(task_id).map_or(&[], |e| &e.push)
+    }
+}
+
+/// Creates or replaces `config` in `configs`; a replacement keeps its place
+/// in creation order.
+fn upsert_config(
+    configs: &mut Vec<TaskPushNotificationConfig>,
+    config: TaskPushNotificationConfig,
+) {
+    match configs.iter_mut().find(|c| c.id == config.id) {
+        Some(existing) => *existing = config,
+        None => configs.push(config),
+    }
 }
 
 #[async_trait]
@@ -123,6 +151,19 @@ impl Store for MemoryStore {
         if id.is_empty() {
             return Err(StoreError::Other("a task needs a non-empty id".into()));
         }
+
+        let push_config = match write.push_config {
+            Some(config) => {
+                let (task_id, _) = push_config_key(config)?;
+                if task_id != id {
+                    return Err(StoreError::Other(format!(
+                        "a write of task `{id}` cannot store a push config of task `{task_id}`"
+                    )));
+                }
+                Some(config.clone())
+            }
+            None => None,
+        };
 
         let mut inner = self.inner.write();
         let inner = &mut *inner;
@@ -164,27 +205,50 @@ impl Store for MemoryStore {
             inner.claims.insert(key, id.to_string());
         }
         let version = write.expected_version + 1;
-        match inner.tasks.get_mut(id) {
-            Some(entry) => {
+        let event_count = events.len() as u64;
+        let entry = match inner.tasks.entry_ref(id) {
+            EntryRef::Occupied(e) => {
+                let entry = e.into_mut();
                 entry.task = snapshot;
                 entry.version = version;
                 entry.events.append(&mut events);
+                entry
             }
-            None => {
-                inner.tasks.insert(
-                    id.to_string(),
-                    Box::new(Entry {
-                        agent,
-                        task: snapshot,
-                        version,
-                        events,
-                    }),
-                );
+            // The entry borrows the id (in `snapshot`) until it inserts.
+            EntryRef::Vacant(e) => e.insert(Box::new(Entry {
+                agent,
+                task: Arc::clone(&snapshot),
+                version,
+                events,
+                push: Vec::new(),
+            })),
+        };
+        if let Some(config) = push_config {
+            upsert_config(&mut entry.push, config);
+        }
+        // Tasks without configs (most) do nothing more, not even read the
+        // clock.
+        let mut pushes_queued = 0;
+        let now_ms = if entry.push.is_empty() {
+            0
+        } else {
+            unix_millis(SystemTime::now())
+        };
+        for config in &entry.push {
+            for seq in last_seq + 1..=last_seq + event_count {
+                let key = PushKey {
+                    task_id: entry.task.id.clone(),
+                    config_id: config.id.clone().unwrap_or_default(),
+                    seq,
+                };
+                inner.outbox.pending.insert(key, Pending::new(now_ms));
+                pushes_queued += 1;
             }
         }
         Ok(Committed {
             version,
             first_seq: last_seq + 1,
+            pushes_queued,
         })
     }
 
@@ -348,21 +412,13 @@ impl Store for MemoryStore {
     }
 
     async fn put_push_config(&self, config: &TaskPushNotificationConfig) -> Result<(), StoreError> {
-        let (task_id, config_id) = push_config_key(config)?;
+        let (task_id, _) = push_config_key(config)?;
         let config = config.clone();
         let mut inner = self.inner.write();
-        if !inner.tasks.contains_key(task_id) {
+        let Some(entry) = inner.tasks.get_mut(task_id) else {
             return Err(StoreError::NotFound(task_id.to_string()));
-        }
-        let configs = inner.push.entry(task_id.to_string()).or_default();
-        match configs
-            .iter_mut()
-            .find(|c| c.id.as_deref() == Some(config_id))
-        {
-            // A replacement keeps the config's place in creation order.
-            Some(existing) => *existing = config,
-            None => configs.push(config),
-        }
+        };
+        upsert_config(&mut entry.push, config);
         Ok(())
     }
 
@@ -372,12 +428,11 @@ impl Store for MemoryStore {
         config_id: &str,
     ) -> Result<Option<TaskPushNotificationConfig>, StoreError> {
         let inner = self.inner.read();
-        Ok(inner.push.get(task_id).and_then(|configs| {
-            configs
-                .iter()
-                .find(|c| c.id.as_deref() == Some(config_id))
-                .cloned()
-        }))
+        Ok(inner
+            .configs(task_id)
+            .iter()
+            .find(|c| c.id.as_deref() == Some(config_id))
+            .cloned())
     }
 
     async fn list_push_configs(
@@ -385,25 +440,188 @@ impl Store for MemoryStore {
         task_id: &str,
     ) -> Result<Vec<TaskPushNotificationConfig>, StoreError> {
         let inner = self.inner.read();
-        Ok(inner.push.get(task_id).cloned().unwrap_or_default())
+        Ok(inner.configs(task_id).to_vec())
     }
 
     async fn delete_push_config(&self, task_id: &str, config_id: &str) -> Result<bool, StoreError> {
         let mut inner = self.inner.write();
-        let Some(configs) = inner.push.get_mut(task_id) else {
+        let Some(entry) = inner.tasks.get_mut(task_id) else {
             return Ok(false);
         };
-        let Some(pos) = configs
+        let Some(pos) = entry
+            .push
             .iter()
             .position(|c| c.id.as_deref() == Some(config_id))
         else {
             return Ok(false);
         };
-        configs.remove(pos);
-        if configs.is_empty() {
-            inner.push.remove(task_id);
-        }
+        entry.push.remove(pos);
+        inner.outbox.drop_pending(task_id, config_id);
         Ok(true)
+    }
+
+    async fn claim_pushes(&self, claim: &PushClaim<'_>) -> Result<Vec<PushDelivery>, StoreError> {
+        let now = claim.now_ms;
+        let until = lease_end(claim);
+        let mut inner = self.inner.write();
+        let inner = &mut *inner;
+        let mut due: Vec<(i64, PushKey)> = inner
+            .outbox
+            .heads()
+            .filter(|(_, p)| p.claimable(now))
+            .map(|(k, p)| (p.queued_ms, k.clone()))
+            .collect();
+        due.sort_unstable();
+        let mut claimed = Vec::new();
+        for (_, key) in due.into_iter().take(claim.limit) {
+            let Some(delivery) = delivery(&inner.tasks, &key) else {
+                continue;
+            };
+            let Some(row) = inner.outbox.pending.get_mut(&key) else {
+                continue;
+            };
+            row.lease = Some((claim.owner.to_string(), until));
+            claimed.push(PushDelivery {
+                attempts: row.attempts,
+                queued_ms: row.queued_ms,
+                ..delivery
+            });
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_pushes(&self, owner: &str, done: &[PushFinish]) -> Result<(), StoreError> {
+        let now = unix_millis(SystemTime::now());
+        let mut inner = self.inner.write();
+        let inner = &mut *inner;
+        for finish in done {
+            let key = &finish.key;
+            let leased = inner
+                .outbox
+                .pending
+                .get(key)
+                .and_then(|p| p.lease.as_ref())
+                .is_some_and(|(o, _)| o == owner);
+            if !leased {
+                continue;
+            }
+            match &finish.outcome {
+                PushOutcome::Delivered => {
+                    inner.outbox.pending.remove(key);
+                }
+                PushOutcome::Retry { at_ms, error } => {
+                    if let Some(row) = inner.outbox.pending.get_mut(key) {
+                        row.attempts = row.attempts.saturating_add(1);
+                        row.next_ms = *at_ms;
+                        row.lease = None;
+                        row.error = Some(error.clone());
+                    }
+                }
+                PushOutcome::Dead { error } => {
+                    let Some(row) = inner.outbox.pending.remove(key) else {
+                        continue;
+                    };
+                    let url = inner
+                        .configs(&key.task_id)
+                        .iter()
+                        .find(|c| c.id.as_deref() == Some(key.config_id.as_str()))
+                        .map(|c| c.url.clone())
+                        .unwrap_or_default();
+                    inner.outbox.dead.insert(
+                        key.clone(),
+                        Dead {
+                            queued_ms: row.queued_ms,
+                            died_ms: now,
+                            attempts: row.attempts.saturating_add(1),
+                            url,
+                            error: error.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn next_push_due(&self) -> Result<Option<i64>, StoreError> {
+        let inner = self.inner.read();
+        Ok(inner.outbox.heads().map(|(_, p)| p.due_ms()).min())
+    }
+
+    async fn dead_pushes(&self, query: &DeadPushQuery) -> Result<Vec<DeadPush>, StoreError> {
+        let inner = self.inner.read();
+        let found = inner
+            .outbox
+            .dead_matching(query, |id| inner.tasks.get(id).map(|e| e.agent.as_str()));
+        Ok(found
+            .into_iter()
+            .take(query.limit)
+            .map(|(key, d, agent)| DeadPush {
+                key: key.clone(),
+                agent: agent.to_string(),
+                url: d.url.clone(),
+                attempts: d.attempts,
+                queued_ms: d.queued_ms,
+                died_ms: d.died_ms,
+                error: d.error.clone(),
+            })
+            .collect())
+    }
+
+    async fn requeue_dead_pushes(
+        &self,
+        query: &DeadPushQuery,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let mut inner = self.inner.write();
+        let inner = &mut *inner;
+        let keys: Vec<PushKey> = inner
+            .outbox
+            .dead_matching(query, |id| inner.tasks.get(id).map(|e| e.agent.as_str()))
+            .into_iter()
+            .map(|(k, _, _)| k.clone())
+            .collect();
+        let mut requeued = 0;
+        for key in keys {
+            inner.outbox.dead.remove(&key);
+            let config_exists = inner
+                .configs(&key.task_id)
+                .iter()
+                .any(|c| c.id.as_deref() == Some(key.config_id.as_str()));
+            if config_exists {
+                inner.outbox.pending.insert(key, Pending::new(now_ms));
+                requeued += 1;
+            }
+        }
+        Ok(requeued)
+    }
+
+    async fn push_counts(&self) -> Result<Vec<PushCounts>, StoreError> {
+        let inner = self.inner.read();
+        let mut counts: std::collections::BTreeMap<&str, PushCounts> = Default::default();
+        let mut count = |task_id: &str, dead: bool| {
+            let Some(entry) = inner.tasks.get(task_id) else {
+                return;
+            };
+            let c = counts
+                .entry(entry.agent.as_str())
+                .or_insert_with(|| PushCounts {
+                    agent: entry.agent.clone(),
+                    ..Default::default()
+                });
+            if dead {
+                c.dead += 1;
+            } else {
+                c.pending += 1;
+            }
+        };
+        for key in inner.outbox.pending.keys() {
+            count(&key.task_id, false);
+        }
+        for key in inner.outbox.dead.keys() {
+            count(&key.task_id, true);
+        }
+        Ok(counts.into_values().collect())
     }
 
     async fn purge(&self, policy: &Retention, now: SystemTime) -> Result<PurgeReport, StoreError> {
@@ -425,10 +643,9 @@ impl Store for MemoryStore {
                     if let Some(entry) = inner.tasks.remove(id) {
                         report.tasks += 1;
                         report.events += entry.events.len() as u64;
+                        report.push_configs += entry.push.len() as u64;
                     }
-                    if let Some(configs) = inner.push.remove(id) {
-                        report.push_configs += configs.len() as u64;
-                    }
+                    report.pushes += inner.outbox.drop_task(id);
                 }
                 let before = inner.claims.len();
                 inner.claims.retain(|_, task_id| !expired.contains(task_id));
@@ -455,6 +672,33 @@ impl Store for MemoryStore {
     }
 }
 
+/// When a lease taken by `claim` ends, in Unix milliseconds.
+pub(crate) fn lease_end(claim: &PushClaim<'_>) -> i64 {
+    let lease = i64::try_from(claim.lease.as_millis()).unwrap_or(i64::MAX);
+    claim.now_ms.saturating_add(lease)
+}
+
+/// What a claim of `key` hands out, but its attempts and age; `None` if its
+/// task, config or event is gone.
+fn delivery(tasks: &hashbrown::HashMap<String, Box<Entry>>, key: &PushKey) -> Option<PushDelivery> {
+    let entry = tasks.get(&key.task_id)?;
+    let config = entry
+        .push
+        .iter()
+        .find(|c| c.id.as_deref() == Some(key.config_id.as_str()))?;
+    let event = entry
+        .events
+        .get(usize::try_from(key.seq).ok()?.checked_sub(1)?)?;
+    Some(PushDelivery {
+        key: key.clone(),
+        agent: entry.agent.clone(),
+        config: config.clone(),
+        event: StreamResponse::clone(event),
+        attempts: 0,
+        queued_ms: 0,
+    })
+}
+
 /// The `(task id, config id)` of a push config, both required and non-empty.
 pub(crate) fn push_config_key(
     config: &TaskPushNotificationConfig,
@@ -479,6 +723,14 @@ mod tests {
     use crate::store::conformance::Fixture;
 
     crate::store_conformance_tests!(Fixture::new(MemoryStore::new()));
+
+    /// The checks never assume an empty store: all of them in a row on one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_whole_suite_passes_on_one_store() {
+        let store: std::sync::Arc<dyn crate::store::Store> =
+            std::sync::Arc::new(MemoryStore::new());
+        crate::store::conformance::run_all(&store).await;
+    }
 
     #[test]
     fn describes_itself() {

@@ -21,7 +21,7 @@
 //! # Retention
 //! Nothing expires by itself. [`Store::purge`] deletes what a [`Retention`]
 //! policy says has expired: tasks that have been terminal for too long (with
-//! their event logs, message-id claims and push configs) and the state of
+//! their event logs, message-id claims, push configs and outbox rows) and the state of
 //! contexts that nobody wrote for too long. [`retention::spawn_retention`]
 //! runs it as a background job.
 
@@ -281,8 +281,11 @@ pub trait Store: Send + Sync + 'static {
     /// (in sequence order, due at `now_ms`, attempts and age counted anew);
     /// those whose config was deleted are dropped. Returns how many were
     /// requeued.
-    async fn requeue_dead_pushes(&self, query: &DeadPushQuery, now_ms: i64)
-    -> Result<u64, StoreError>;
+    async fn requeue_dead_pushes(
+        &self,
+        query: &DeadPushQuery,
+        now_ms: i64,
+    ) -> Result<u64, StoreError>;
 
     /// Pending and dead notifications per agent (agents with none are left
     /// out), by agent name.
@@ -316,7 +319,7 @@ pub trait Store: Send + Sync + 'static {
 pub struct Retention {
     /// Delete tasks that have been terminal (completed, failed, canceled,
     /// rejected) for longer than this, by their status timestamp, with their
-    /// event logs, message-id claims and push configs.
+    /// event logs, message-id claims, push configs and outbox rows.
     pub terminal_tasks: Option<Duration>,
     /// Delete the state of contexts that were not written for longer than
     /// this.

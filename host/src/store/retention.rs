@@ -135,6 +135,7 @@ mod tests {
                 events: Vec::new(),
                 claim_message_id: None,
                 context_is_new: false,
+                push_config: None,
             })
             .await
             .unwrap();

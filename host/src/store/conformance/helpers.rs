@@ -80,6 +80,7 @@ pub(super) fn write<'a>(
         events: events.iter().cloned().map(Arc::new).collect(),
         claim_message_id: claim,
         context_is_new: false,
+        push_config: None,
     }
 }
 

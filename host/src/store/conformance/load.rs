@@ -52,7 +52,8 @@ pub async fn concurrent_conflicting_updates_lose_nothing(store: &Arc<dyn Store>)
                     committed,
                     Committed {
                         version: 2,
-                        first_seq: 2
+                        first_seq: 2,
+                        pushes_queued: 0,
                     }
                 );
                 winners.push(i);

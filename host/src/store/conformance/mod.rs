@@ -20,9 +20,10 @@
 //! (the fixture should print why it skipped). Checks never
 //! assume an empty store: every agent, context and task id they use is
 //! fresh, so the whole suite can run against one shared database. The
-//! `purge_*` checks delete expired data of the *whole* store, so they must
-//! not run at the same time as other checks on a shared store (in
-//! [`run_all`] everything runs in a row).
+//! `purge_*` checks delete expired data of the *whole* store, and the
+//! `outbox_*` checks claim notifications of the whole store, so neither may
+//! run at the same time as other checks on a shared store (in [`run_all`]
+//! everything runs in a row).
 //!
 //! Beyond what the [`Store`] docs say, the suite pins down these rules, which
 //! every implementation must follow:
@@ -50,7 +51,15 @@
 //! - [`Store::purge`] compares status times and context write times with
 //!   the cutoff strictly (older than the cutoff expires); a context's write
 //!   time is the store's clock (`SystemTime::now()`) when a value was set;
-//!   a purged task's id and message ids can be used again.
+//!   a purged task's id and message ids can be used again;
+//! - a [`TaskWrite::push_config`](super::TaskWrite::push_config) of another
+//!   task fails the write with [`StoreError::Other`](super::StoreError::Other);
+//! - claims of notifications queued at the same time come in key order
+//!   (task, config, sequence number); a lease ending at `t` is free for a
+//!   claim at `t + 1`, not at `t`; [`Store::next_push_due`] looks at the
+//!   heads of the queues only (a row behind its head is claimable no
+//!   sooner than its head is settled);
+//! - a dead letter's attempts count the attempt that killed it.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -61,6 +70,7 @@ mod context_state;
 mod helpers;
 mod list;
 mod load;
+mod outbox;
 mod purge;
 mod push_configs;
 mod tasks;
@@ -68,6 +78,7 @@ mod tasks;
 pub use self::context_state::*;
 pub use self::list::*;
 pub use self::load::*;
+pub use self::outbox::*;
 pub use self::purge::*;
 pub use self::push_configs::*;
 pub use self::tasks::*;
@@ -129,8 +140,19 @@ macro_rules! store_conformance_tests {
             push_configs_round_trip
             concurrent_conflicting_updates_lose_nothing
             large_payloads_round_trip
+            outbox_queues_each_event_for_each_config
+            outbox_push_config_in_the_write
+            outbox_claims_only_the_head_of_each_queue
+            outbox_claims_oldest_first_up_to_the_limit
+            outbox_leases_are_exclusive_until_they_end
+            outbox_retry_and_dead_letters
+            outbox_delete_config_keeps_dead_letters
+            outbox_dead_letters_list_and_requeue
+            outbox_counts_per_agent
+            outbox_next_push_due
             purge_expires_terminal_tasks_only
             purge_expires_idle_context_state
+            purge_removes_outbox_rows
         );
     };
     (@tests ($make:expr) $($name:ident)*) => {

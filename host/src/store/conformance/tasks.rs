@@ -41,7 +41,8 @@ pub async fn create_then_get(store: &Arc<dyn Store>) {
         committed,
         Committed {
             version: 1,
-            first_seq: 1
+            first_seq: 1,
+            pushes_queued: 0
         }
     );
 
@@ -127,7 +128,8 @@ pub async fn update_with_current_version(store: &Arc<dyn Store>) {
         committed,
         Committed {
             version: 2,
-            first_seq: 2
+            first_seq: 2,
+            pushes_queued: 0
         }
     );
     let stored = must_get(store, &t.id).await;
@@ -150,7 +152,8 @@ pub async fn update_with_current_version(store: &Arc<dyn Store>) {
         committed,
         Committed {
             version: 3,
-            first_seq: 3
+            first_seq: 3,
+            pushes_queued: 0
         }
     );
     let stored = must_get(store, &t.id).await;

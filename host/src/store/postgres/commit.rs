@@ -3,7 +3,9 @@
 
 use std::time::SystemTime;
 
+use super::outbox::{put_config, queue_events};
 use super::{PostgresStore, db, to_json, unsigned};
+use crate::store::memory::push_config_key;
 use crate::store::{Committed, StoreError, TaskWrite, status_millis, unix_millis};
 
 impl PostgresStore {
@@ -14,6 +16,18 @@ impl PostgresStore {
             return Err(StoreError::Other("a task needs a non-empty id".into()));
         }
         let id = task.id.as_str();
+        let push_config = match write.push_config {
+            Some(config) => {
+                let (task_id, config_id) = push_config_key(config)?;
+                if task_id != id {
+                    return Err(StoreError::Other(format!(
+                        "a write of task `{id}` cannot store a push config of task `{task_id}`"
+                    )));
+                }
+                Some((config_id, to_json(config)?))
+            }
+            None => None,
+        };
         let snapshot = to_json(task)?;
         let events: Vec<String> = write.events.iter().map(to_json).collect::<Result<_, _>>()?;
         let event_count = events.len() as i64;
@@ -23,7 +37,10 @@ impl PostgresStore {
 
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
-        let (agent, last_seq): (String, i64) = if write.expected_version == 0 {
+        // The task's row first: from here on this transaction holds its
+        // lock, so no config of the task changes until it commits.
+        let (agent, last_seq, mut push_configs): (String, i64, i32) = if write.expected_version == 0
+        {
             let insert = tx
                 .prepare_cached(
                     "INSERT INTO tasks (id, agent, context_id, state, status_ms, version, \
@@ -52,7 +69,7 @@ impl PostgresStore {
             if inserted == 0 {
                 return Err(StoreError::AlreadyExists(id.to_string()));
             }
-            (write.agent.to_string(), 0)
+            (write.agent.to_string(), 0, 0)
         } else {
             // A version beyond i64 cannot be stored: it matches no row.
             let expected = i64::try_from(write.expected_version).unwrap_or(-1);
@@ -60,7 +77,8 @@ impl PostgresStore {
                 .prepare_cached(
                     "UPDATE tasks SET context_id = $3, state = $4, status_ms = $5, \
                      version = version + 1, last_seq = last_seq + $6, updated_ms = $7, \
-                     snapshot = $8 WHERE id = $1 AND version = $2 RETURNING agent, last_seq",
+                     snapshot = $8 WHERE id = $1 AND version = $2 \
+                     RETURNING agent, last_seq, push_configs",
                 )
                 .await
                 .map_err(db)?;
@@ -81,7 +99,7 @@ impl PostgresStore {
                 .await
                 .map_err(db)?;
             match row {
-                Some(row) => (row.get(0), row.get::<_, i64>(1) - event_count),
+                Some(row) => (row.get(0), row.get::<_, i64>(1) - event_count, row.get(2)),
                 None => {
                     let current = tx
                         .prepare_cached("SELECT version FROM tasks WHERE id = $1")
@@ -158,10 +176,20 @@ impl PostgresStore {
                 .await
                 .map_err(db)?;
         }
+        if let Some((config_id, json)) = &push_config {
+            push_configs = put_config(&tx, id, config_id, json).await?;
+        }
+        // A task without configs (the count its row gave back) stops here.
+        let pushes_queued = if push_configs > 0 && event_count > 0 {
+            queue_events(&tx, id, last_seq, event_count, now).await?
+        } else {
+            0
+        };
         tx.commit().await.map_err(db)?;
         Ok(Committed {
             version: write.expected_version + 1,
             first_seq: unsigned(last_seq, "a sequence number")? + 1,
+            pushes_queued,
         })
     }
 }

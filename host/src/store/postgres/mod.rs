@@ -29,8 +29,8 @@
 //!
 //! Snapshots, events and push configs are stored as the JSON text of the
 //! data model (`TEXT`, not `JSONB`): they round-trip byte for byte, strings
-//! holding `\u0000` are fine, and the server never parses them; no query
-//! looks inside them. Every text key column uses the `"C"` collation, so ids
+//! holding `\u0000` are fine, and the server never parses them, but for
+//! a config's URL when a notification to it is dead-lettered. Every text key column uses the `"C"` collation, so ids
 //! sort byte-wise as the conformance suite demands.
 //!
 //! # Concurrency
@@ -47,6 +47,9 @@
 //! breaks while `COMMIT` is in flight the outcome is unknown to the caller,
 //! who gets [`StoreError::Unavailable`]; a retry based on the same version
 //! then reports a conflict if the write did land.)
+//!
+//! The same transaction queues the write's events in the push outbox, after
+//! the `UPDATE`, for the configs the task has then; see `outbox`.
 //!
 //! # ListTasks
 //! Each filter combination is served by an index that matches its order,
@@ -94,6 +97,7 @@ use super::StoreError;
 
 mod commit;
 mod list;
+mod outbox;
 mod purge;
 mod schema;
 mod store_impl;

@@ -42,6 +42,10 @@ impl PostgresStore {
                     "DELETE FROM push_configs WHERE task_id = ANY($1)",
                     &mut report.push_configs,
                 ),
+                (
+                    "DELETE FROM push_outbox WHERE task_id = ANY($1)",
+                    &mut report.pushes,
+                ),
                 ("DELETE FROM tasks WHERE id = ANY($1)", &mut report.tasks),
             ] {
                 let stmt = tx.prepare_cached(sql).await.map_err(db)?;
@@ -137,6 +141,7 @@ mod tests {
                 events: count as u64,
                 message_claims: count as u64,
                 push_configs: 0,
+                pushes: 0,
                 context_values: 0,
             }
         );

@@ -89,6 +89,35 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX tasks_by_context ON tasks (agent, context_id, status_ms, id);
     CREATE INDEX tasks_by_state ON tasks (agent, state, status_ms, id);
     "#,
+    // 3: the push outbox: one row per (event, push config) until it is
+    // delivered, keyed as `PushKey`; a dead letter keeps its row with
+    // `dead`. `tasks.push_configs` counts a task's configs: a write gets it
+    // back from the `UPDATE` of its task row, so a task without configs
+    // queues nothing and looks nothing else up. No foreign keys: every row
+    // is deleted with its task or config by the store itself.
+    r#"
+    ALTER TABLE tasks ADD COLUMN push_configs INTEGER NOT NULL DEFAULT 0;
+    UPDATE tasks t SET push_configs = c.n
+        FROM (SELECT task_id, count(*)::int AS n FROM push_configs GROUP BY task_id) c
+        WHERE t.id = c.task_id;
+    CREATE TABLE push_outbox (
+        task_id        TEXT COLLATE "C" NOT NULL,
+        config_id      TEXT COLLATE "C" NOT NULL,
+        seq            BIGINT  NOT NULL,
+        dead           BOOLEAN NOT NULL DEFAULT false,
+        queued_ms      BIGINT  NOT NULL,
+        next_ms        BIGINT  NOT NULL,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        lease_owner    TEXT,
+        lease_until_ms BIGINT,
+        error          TEXT,
+        died_ms        BIGINT,
+        url            TEXT,
+        PRIMARY KEY (task_id, config_id, seq)
+    );
+    CREATE INDEX push_outbox_queue ON push_outbox (queued_ms) WHERE NOT dead;
+    CREATE INDEX push_outbox_dead ON push_outbox (died_ms) WHERE dead;
+    "#,
 ];
 
 /// First key of the migration advisory lock: "A2AH". The second is a hash
@@ -209,7 +238,7 @@ mod tests {
     use super::super::testing::{TestSchema, bulk_insert, create, expect_other, task};
     use super::*;
     use crate::config::StoreSpec;
-    use crate::model::TaskState;
+    use crate::model::{StreamResponse, TaskState};
     use crate::store::{Store as _, TaskQuery, open};
 
     /// Many processes starting at once on an empty schema: all succeed, the
@@ -294,6 +323,57 @@ mod tests {
             .unwrap();
         assert_eq!(page.total_size, 30);
         assert_eq!(page.tasks[0].id, "bulk-30");
+    }
+
+    /// A database of schema version 2 gets the outbox and its tasks' config
+    /// counts: a task with a config has its next events queued, one without
+    /// has not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn schema_2_databases_get_the_outbox() {
+        let Some(schema) = TestSchema::new() else {
+            return;
+        };
+        let raw = schema.raw_client().await;
+        raw.batch_execute(&format!("CREATE SCHEMA \"{}\"", schema.name))
+            .await
+            .unwrap();
+        raw.batch_execute(MIGRATIONS[0]).await.unwrap();
+        raw.batch_execute(MIGRATIONS[1]).await.unwrap();
+        raw.batch_execute(
+            "CREATE TABLE schema_version (
+                 singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+                 version   INTEGER NOT NULL
+             );
+             INSERT INTO schema_version (version) VALUES (2)",
+        )
+        .await
+        .unwrap();
+        bulk_insert(&raw, 2, "'TASK_STATE_WORKING'").await;
+        raw.batch_execute(
+            "INSERT INTO push_configs (task_id, id, config) VALUES \
+             ('bulk-1', 'p1', '{\"id\":\"p1\",\"taskId\":\"bulk-1\",\"url\":\"https://hooks.example/p1\"}')",
+        )
+        .await
+        .unwrap();
+
+        let store = schema.connect().await;
+        for (id, queued) in [("bulk-1", 2), ("bulk-2", 0)] {
+            let t = task(id, TaskState::Working, 5);
+            let events = [
+                StreamResponse::Task(t.clone()),
+                StreamResponse::Task(t.clone()),
+            ];
+            let mut w = create(&t, &events);
+            w.expected_version = 1;
+            let committed = store.write_task(w).await.unwrap();
+            assert_eq!(
+                (committed.first_seq, committed.pushes_queued),
+                (2, queued),
+                "{id}"
+            );
+        }
+        let counts = store.push_counts().await.unwrap();
+        assert_eq!((counts[0].agent.as_str(), counts[0].pending), ("echo", 2));
     }
 
     /// The definitions of the tasks table's indexes, one per line.

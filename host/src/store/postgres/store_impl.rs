@@ -4,14 +4,15 @@
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use tokio_postgres::error::SqlState;
 
+use super::outbox::{lock_task, put_config};
 use super::{PostgresStore, db, json_column, to_json, unsigned};
 use crate::model::{StreamResponse, TaskPushNotificationConfig, TaskState};
-use crate::store::memory::push_config_key;
+use crate::store::memory::{lease_end, push_config_key};
 use crate::store::{
-    Committed, PURGE_BATCH, PurgeReport, Retention, Store, StoreError, StoredTask, TaskPage,
-    TaskQuery, TaskWrite, unix_millis,
+    Committed, DeadPush, DeadPushQuery, PURGE_BATCH, PurgeReport, PushClaim, PushCounts,
+    PushDelivery, PushFinish, Retention, Store, StoreError, StoredTask, TaskPage, TaskQuery,
+    TaskWrite, unix_millis,
 };
 
 #[async_trait]
@@ -192,21 +193,15 @@ impl Store for PostgresStore {
     async fn put_push_config(&self, config: &TaskPushNotificationConfig) -> Result<(), StoreError> {
         let (task_id, config_id) = push_config_key(config)?;
         let json = to_json(config)?;
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(
-                "INSERT INTO push_configs (task_id, id, config) VALUES ($1, $2, $3) \
-                 ON CONFLICT (task_id, id) DO UPDATE SET config = EXCLUDED.config",
-            )
-            .await
-            .map_err(db)?;
-        match client.execute(&stmt, &[&task_id, &config_id, &json]).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
-                Err(StoreError::NotFound(task_id.to_string()))
-            }
-            Err(e) => Err(db(e)),
+        let mut client = self.client().await?;
+        // The task's row lock orders this config against the task's writes:
+        // a write queues for it exactly if it commits after this.
+        let tx = client.transaction().await.map_err(db)?;
+        if !lock_task(&tx, task_id).await? {
+            return Err(StoreError::NotFound(task_id.to_string()));
         }
+        put_config(&tx, task_id, config_id, &json).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn get_push_config(
@@ -247,16 +242,43 @@ impl Store for PostgresStore {
     }
 
     async fn delete_push_config(&self, task_id: &str, config_id: &str) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached("DELETE FROM push_configs WHERE task_id = $1 AND id = $2")
+        self.delete_config(task_id, config_id).await
+    }
+
+    async fn claim_pushes(&self, claim: &PushClaim<'_>) -> Result<Vec<PushDelivery>, StoreError> {
+        if claim.limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.claim(claim.owner, claim.now_ms, lease_end(claim), claim.limit)
             .await
-            .map_err(db)?;
-        let deleted = client
-            .execute(&stmt, &[&task_id, &config_id])
+    }
+
+    async fn finish_pushes(&self, owner: &str, done: &[PushFinish]) -> Result<(), StoreError> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        self.finish(owner, done, unix_millis(SystemTime::now()))
             .await
-            .map_err(db)?;
-        Ok(deleted > 0)
+    }
+
+    async fn next_push_due(&self) -> Result<Option<i64>, StoreError> {
+        self.next_due().await
+    }
+
+    async fn dead_pushes(&self, query: &DeadPushQuery) -> Result<Vec<DeadPush>, StoreError> {
+        self.dead(query).await
+    }
+
+    async fn requeue_dead_pushes(
+        &self,
+        query: &DeadPushQuery,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        self.requeue(query, now_ms).await
+    }
+
+    async fn push_counts(&self) -> Result<Vec<PushCounts>, StoreError> {
+        self.counts().await
     }
 
     async fn purge(&self, policy: &Retention, now: SystemTime) -> Result<PurgeReport, StoreError> {

@@ -142,6 +142,7 @@ pub(super) fn create<'a>(t: &'a Task, events: &'a [StreamResponse]) -> TaskWrite
         events: events.iter().cloned().map(Arc::new).collect(),
         claim_message_id: None,
         context_is_new: false,
+        push_config: None,
     }
 }
 

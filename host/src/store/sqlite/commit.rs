@@ -309,7 +309,8 @@ mod tests {
                         c,
                         Committed {
                             version: 1,
-                            first_seq: 1
+                            first_seq: 1,
+                            pushes_queued: 0
                         }
                     );
                     created += 1;

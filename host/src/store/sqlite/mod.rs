@@ -74,6 +74,9 @@
 //! A task write is one row in `tasks` (inserted or updated), one row in
 //! `task_events` holding all the events it appends (a row's `seq` is its
 //! last event's, `n` how many it holds), and the claim of its message id.
+//! When the task has push configs (`tasks.push_configs` counts them and is
+//! read with the version), the same transaction queues a `push_outbox` row
+//! per event and config; see `outbox`.
 //!
 //! [`Store::write_task`]: super::Store::write_task
 
@@ -95,6 +98,7 @@ use super::StoreError;
 mod checkpoint;
 mod commit;
 mod list;
+mod outbox;
 mod purge;
 mod schema;
 mod store_impl;

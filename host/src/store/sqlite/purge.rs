@@ -50,6 +50,9 @@ pub(super) fn purge_tasks_batch(
         report.push_configs += tx
             .prepare_cached("DELETE FROM push_configs WHERE task_id = ?1")?
             .execute([id])? as u64;
+        report.pushes += tx
+            .prepare_cached("DELETE FROM push_outbox WHERE task_id = ?1")?
+            .execute([id])? as u64;
         report.tasks += tx
             .prepare_cached("DELETE FROM tasks WHERE id = ?1")?
             .execute([id])? as u64;
@@ -142,6 +145,7 @@ mod tests {
                 events: n,
                 message_claims: n,
                 push_configs: 0,
+                pushes: 0,
                 context_values: 0,
             }
         );

@@ -116,6 +116,35 @@ pub const MIGRATIONS: &[&str] = &[
         OR state = 'TASK_STATE_FAILED' OR state = 'TASK_STATE_CANCELED'
         OR state = 'TASK_STATE_REJECTED';
     ",
+    // 6: the push outbox: one row per (event, push config) until it is
+    // delivered, keyed as `PushKey`; a dead letter keeps its row with
+    // `dead = 1`. `tasks.push_configs` counts a task's configs: a write
+    // reads it with the version it checks anyway, so a task without
+    // configs queues nothing and looks nothing else up. No foreign keys:
+    // every row is deleted with its task or config by the store itself.
+    "
+    ALTER TABLE tasks ADD COLUMN push_configs INTEGER NOT NULL DEFAULT 0;
+    UPDATE tasks
+        SET push_configs = (SELECT count(*) FROM push_configs p WHERE p.task_id = tasks.id)
+        WHERE id IN (SELECT task_id FROM push_configs);
+    CREATE TABLE push_outbox (
+        task_id        TEXT    NOT NULL,
+        config_id      TEXT    NOT NULL,
+        seq            INTEGER NOT NULL,
+        dead           INTEGER NOT NULL DEFAULT 0,
+        queued_ms      INTEGER NOT NULL,
+        next_ms        INTEGER NOT NULL,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        lease_owner    TEXT,
+        lease_until_ms INTEGER,
+        error          TEXT,
+        died_ms        INTEGER,
+        url            TEXT,
+        PRIMARY KEY (task_id, config_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX push_outbox_queue ON push_outbox (queued_ms) WHERE dead = 0;
+    CREATE INDEX push_outbox_dead ON push_outbox (died_ms) WHERE dead = 1;
+    ",
 ];
 
 pub(super) fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
@@ -478,5 +507,47 @@ mod tests {
         assert_eq!(report.tasks, 1);
         assert!(store.get_task("done").await.unwrap().is_none());
         assert!(store.get_task("open").await.unwrap().is_some());
+    }
+
+    /// A file of schema 5 gets the outbox, and its tasks' config counts: a
+    /// task with a config has its next events queued, one without has not.
+    #[tokio::test]
+    async fn schema_5_files_get_the_outbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.db");
+        let with = task("with", TaskState::Working);
+        let without = task("without", TaskState::Working);
+        {
+            let raw = file_of_schema(&path, 5);
+            for t in [&with, &without] {
+                raw.execute(
+                    "INSERT INTO tasks (id, agent, context_id, state, status_ms, version, \
+                     last_seq, created_ms, updated_ms, snapshot) \
+                     VALUES (?1, 'echo', 'ctx', 'TASK_STATE_WORKING', 0, 1, 0, 0, 0, ?2)",
+                    params![t.id, serde_json::to_string(t).unwrap()],
+                )
+                .unwrap();
+            }
+            raw.execute(
+                "INSERT INTO push_configs (task_id, id, config) VALUES ('with', 'p1', ?1)",
+                [r#"{"id":"p1","taskId":"with","url":"https://hooks.example/p1"}"#],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let events = [event(&with), event(&with)];
+        let committed = store
+            .write_task(write(&with, 1, &events, None))
+            .await
+            .unwrap();
+        assert_eq!(committed.pushes_queued, 2);
+        let events = [event(&without)];
+        let committed = store
+            .write_task(write(&without, 1, &events, None))
+            .await
+            .unwrap();
+        assert_eq!(committed.pushes_queued, 0);
+        let counts = store.push_counts().await.unwrap();
+        assert_eq!((counts[0].agent.as_str(), counts[0].pending), ("echo", 2));
     }
 }

@@ -8,14 +8,16 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, TransactionBehavior, params, params_from_iter};
 
 use super::list::{ListSql, list_tasks_blocking};
+use super::outbox;
 use super::purge::{purge_contexts_batch, purge_tasks_batch};
 use super::{SqliteStore, json_column, now_millis, to_json};
 use crate::model::{StreamResponse, TaskPushNotificationConfig, TaskState};
-use crate::store::memory::push_config_key;
+use crate::store::memory::{lease_end, push_config_key};
 use crate::store::paging;
 use crate::store::{
-    Committed, PURGE_BATCH, PurgeReport, Retention, Store, StoreError, StoredTask, TaskPage,
-    TaskQuery, TaskWrite,
+    Committed, DeadPush, DeadPushQuery, PURGE_BATCH, PurgeReport, PushClaim, PushCounts,
+    PushDelivery, PushFinish, Retention, Store, StoreError, StoredTask, TaskPage, TaskQuery,
+    TaskWrite,
 };
 
 #[async_trait]
@@ -219,11 +221,7 @@ impl Store for SqliteStore {
             if !exists {
                 return Err(StoreError::NotFound(task_id));
             }
-            tx.prepare_cached(
-                "INSERT INTO push_configs (task_id, id, config) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (task_id, id) DO UPDATE SET config = excluded.config",
-            )?
-            .execute(params![task_id, config_id, json])?;
+            outbox::put_config(&tx, &task_id, &config_id, &json)?;
             tx.commit()?;
             Ok(())
         })
@@ -274,12 +272,55 @@ impl Store for SqliteStore {
     async fn delete_push_config(&self, task_id: &str, config_id: &str) -> Result<bool, StoreError> {
         let (task_id, config_id) = (task_id.to_string(), config_id.to_string());
         self.write(move |conn| {
-            let deleted = conn
-                .prepare_cached("DELETE FROM push_configs WHERE task_id = ?1 AND id = ?2")?
-                .execute([&task_id, &config_id])?;
-            Ok(deleted > 0)
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let deleted = outbox::delete_config(&tx, &task_id, &config_id)?;
+            tx.commit()?;
+            Ok(deleted)
         })
         .await
+    }
+
+    async fn claim_pushes(&self, claim: &PushClaim<'_>) -> Result<Vec<PushDelivery>, StoreError> {
+        let owner = claim.owner.to_string();
+        let (now, until, limit) = (claim.now_ms, lease_end(claim), claim.limit);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.write(move |conn| outbox::claim(conn, &owner, now, until, limit))
+            .await
+    }
+
+    async fn finish_pushes(&self, owner: &str, done: &[PushFinish]) -> Result<(), StoreError> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let owner = owner.to_string();
+        let done = done.to_vec();
+        self.write(move |conn| outbox::finish(conn, &owner, &done, now_millis()))
+            .await
+    }
+
+    async fn next_push_due(&self) -> Result<Option<i64>, StoreError> {
+        self.read(|conn| outbox::next_due(conn)).await
+    }
+
+    async fn dead_pushes(&self, query: &DeadPushQuery) -> Result<Vec<DeadPush>, StoreError> {
+        let query = query.clone();
+        self.read(move |conn| outbox::dead(conn, &query)).await
+    }
+
+    async fn requeue_dead_pushes(
+        &self,
+        query: &DeadPushQuery,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let query = query.clone();
+        self.write(move |conn| outbox::requeue(conn, &query, now_ms))
+            .await
+    }
+
+    async fn push_counts(&self) -> Result<Vec<PushCounts>, StoreError> {
+        self.read(|conn| outbox::counts(conn)).await
     }
 
     async fn purge(&self, policy: &Retention, now: SystemTime) -> Result<PurgeReport, StoreError> {
@@ -384,7 +425,8 @@ mod tests {
         );
         assert_eq!(store.list_push_configs("t1").await.unwrap(), vec![config]);
 
-        // The log and the versions carry on where they stopped.
+        // The log and the versions carry on where they stopped, and the
+        // config still gets the task's events.
         let mut done = t.clone();
         done.status.state = TaskState::Completed;
         let committed = store
@@ -395,7 +437,8 @@ mod tests {
             committed,
             Committed {
                 version: 2,
-                first_seq: 3
+                first_seq: 3,
+                pushes_queued: 1
             }
         );
     }

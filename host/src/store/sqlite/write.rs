@@ -3,7 +3,9 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::outbox::{put_config, queue_events};
 use super::{now_millis, to_json};
+use crate::store::memory::push_config_key;
 use crate::store::{Committed, StoreError, TaskWrite, status_millis};
 
 /// A [`TaskWrite`] with everything owned and serialized, ready to queue
@@ -24,6 +26,8 @@ pub(super) struct EncodedWrite {
     claim: Option<String>,
     /// [`TaskWrite::context_is_new`]: no claim to look for.
     context_is_new: bool,
+    /// [`TaskWrite::push_config`]: its id and JSON.
+    push_config: Option<(String, String)>,
 }
 
 impl EncodedWrite {
@@ -33,6 +37,19 @@ impl EncodedWrite {
         if task.id.is_empty() {
             return Err(StoreError::Other("a task needs a non-empty id".into()));
         }
+        let push_config = match write.push_config {
+            Some(config) => {
+                let (task_id, config_id) = push_config_key(config)?;
+                if task_id != task.id {
+                    return Err(StoreError::Other(format!(
+                        "a write of task `{}` cannot store a push config of task `{task_id}`",
+                        task.id
+                    )));
+                }
+                Some((config_id.to_string(), to_json(config)?))
+            }
+            None => None,
+        };
         Ok(EncodedWrite {
             id: task.id.clone(),
             agent: write.agent.to_string(),
@@ -49,6 +66,7 @@ impl EncodedWrite {
             },
             claim: write.claim_message_id.map(str::to_string),
             context_is_new: write.context_is_new,
+            push_config,
         })
     }
 }
@@ -87,10 +105,27 @@ pub(super) fn write_one(tx: &Connection, w: &EncodedWrite) -> Result<Committed, 
         }
     })?;
     write_events_and_claim(tx, w, &checked).map_err(WriteFailure::Broken)?;
+    let pushes_queued = write_pushes(tx, w, &checked).map_err(WriteFailure::Broken)?;
     Ok(Committed {
         version,
         first_seq: last_seq + 1,
+        pushes_queued,
     })
+}
+
+/// The write's push config, and its events' notifications for every
+/// config of the task. A task without configs (the count read by the
+/// checks) costs nothing here.
+fn write_pushes(tx: &Connection, w: &EncodedWrite, checked: &Checked) -> Result<u64, StoreError> {
+    let mut configs = checked.push_configs;
+    if let Some((config_id, json)) = &w.push_config {
+        configs = put_config(tx, &w.id, config_id, json)?;
+    }
+    if configs == 0 || w.event_count == 0 {
+        return Ok(0);
+    }
+    let first = checked.last_seq + 1;
+    queue_events(tx, &w.id, first..=checked.new_last_seq(w), now_millis())
 }
 
 /// What the checks of a task write found.
@@ -101,6 +136,8 @@ struct Checked {
     last_seq: u64,
     /// The agent that owns the task (`None`: the write creates it).
     owner: Option<String>,
+    /// How many push configs the task has before the write.
+    push_configs: i64,
 }
 
 impl Checked {
@@ -128,34 +165,37 @@ fn check_write(tx: &Connection, w: &EncodedWrite) -> Result<Checked, StoreError>
             version: 1,
             last_seq: 0,
             owner: None,
+            push_configs: 0,
         });
     }
-    let current: Option<(String, u64, u64)> = tx
-        .prepare_cached("SELECT agent, version, last_seq FROM tasks WHERE id = ?1")?
+    let current: Option<(String, u64, u64, i64)> = tx
+        .prepare_cached("SELECT agent, version, last_seq, push_configs FROM tasks WHERE id = ?1")?
         .query_row([&w.id], |r| {
             Ok((
                 r.get(0)?,
                 r.get::<_, i64>(1)? as u64,
                 r.get::<_, i64>(2)? as u64,
+                r.get(3)?,
             ))
         })
         .optional()?;
-    let (agent, last_seq) = match current {
+    let (agent, last_seq, push_configs) = match current {
         None => return Err(StoreError::NotFound(w.id.clone())),
-        Some((_, actual, _)) if actual != w.expected_version => {
+        Some((_, actual, _, _)) if actual != w.expected_version => {
             return Err(StoreError::Conflict {
                 task_id: w.id.clone(),
                 expected: w.expected_version,
                 actual,
             });
         }
-        Some((agent, _, last_seq)) => (agent, last_seq),
+        Some((agent, _, last_seq, push_configs)) => (agent, last_seq, push_configs),
     };
     check_claim(tx, w, &agent)?;
     Ok(Checked {
         version: w.expected_version + 1,
         last_seq,
         owner: Some(agent),
+        push_configs,
     })
 }
 
