@@ -908,8 +908,14 @@ impl Drop for Schema {
 /// `a2a-host serve` on `store` and `bus` with `workers` workers, serving
 /// the site's agents.
 fn serve(site: &Site, store: &str, bus: &str, workers: usize) -> Serve {
+    serve_with(site, store, bus, workers, &[])
+}
+
+/// [`serve`] with more flags.
+fn serve_with(site: &Site, store: &str, bus: &str, workers: usize, extra: &[&str]) -> Serve {
     let mut cmd = a2a_host();
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--drain-secs", "5"])
+        .args(extra)
         .arg("--agents")
         .arg(site.agents())
         .arg("--cache-dir")
@@ -1459,5 +1465,70 @@ async fn redis_down_is_a_503_and_the_host_recovers_by_itself() {
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn push_notifications_survive_a_process_killed_mid_delivery() {
+    use crate::support::webhook::{Behaviour, Webhook, complete_without_gaps};
+    let Some((keys, schema)) = services("push_notifications_survive").await else {
+        return;
+    };
+    let site = Site::new();
+    let push = ["--push-allow-private", "--push-timeout-secs", "2"];
+    // The receiver hangs: A's first deliveries are in flight when it dies.
+    let hook = Webhook::start(Vec::new(), Behaviour::Hang).await;
+    let mut a = serve_with(&site, &schema.store_url(), &keys.bus_url(), 8, &push);
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let done = rpc(
+            &a.base,
+            "echo",
+            "SendMessage",
+            json!({"message": user_message(&format!("n{i}")),
+                   "configuration": {"taskPushNotificationConfig": {"url": hook.url}}}),
+        )
+        .await;
+        assert_eq!(
+            done["task"]["status"]["state"], "TASK_STATE_COMPLETED",
+            "{done}"
+        );
+        tasks.push(done["task"]["id"].as_str().unwrap().to_string());
+    }
+    eventually(
+        Duration::from_secs(20),
+        "deliveries in flight",
+        async || hook.received().len() >= 4,
+    )
+    .await;
+    let b = serve_with(&site, &schema.store_url(), &keys.bus_url(), 8, &push);
+    a.kill();
+    hook.set(Behaviour::Ok);
+    eventually(
+        Duration::from_secs(60),
+        "every final notification",
+        async || {
+            let got = hook.accepted();
+            tasks.iter().all(|t| {
+                got.iter().any(|r| {
+                    r.task() == *t
+                        && r.json()["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
+                })
+            })
+        },
+    )
+    .await;
+    let got = hook.accepted();
+    // Gap-free per task, duplicates identical; the first ones hung on A,
+    // so B delivered them again under the same ids.
+    let distinct = complete_without_gaps(&got);
+    assert!(distinct >= 4 * 2, "{distinct}");
+    let hung: Vec<String> = hook.received()[..4].iter().map(|r| r.id()).collect();
+    for id in &hung {
+        assert!(
+            got.iter().any(|r| &r.id() == id),
+            "{id} was never delivered\n{}",
+            b.log()
+        );
     }
 }

@@ -490,6 +490,7 @@ async fn a_destination_refused_at_dispatch_is_dead_lettered_not_sent() {
     // No private addresses here; the config was stored as an older policy
     // allowed it (straight into the store).
     let settings = PushSettings {
+        allow_http: true,
         poll_interval: Duration::from_millis(100),
         ..Default::default()
     };
@@ -570,4 +571,77 @@ async fn signed_notifications_verify_and_a_tampered_body_does_not() {
         verify_notification(&headers, &r.body, &jwks, now),
         Err(VerifyError::IdMismatch { .. })
     ));
+}
+
+/// Whether every task in `tasks` has its final notification accepted.
+fn all_final(hook: &Webhook, tasks: &[String]) -> bool {
+    let got = hook.accepted();
+    tasks.iter().all(|t| {
+        got.iter().any(|r| {
+            r.task() == *t && r.json()["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_pending_at_a_sigkill_arrive_after_the_restart() {
+    use crate::support::guests::fill_agents_folder;
+    use crate::support::http::rpc;
+    use crate::support::process::{Serve, a2a_host};
+
+    let dir = tempfile::tempdir().unwrap();
+    let agents = dir.path().join("agents");
+    fill_agents_folder(
+        &agents,
+        &["countdown"],
+        &[("countdown", "[config]\ntick_ms = \"20\"\n")],
+    );
+    let db = dir.path().join("host.db");
+    let serve = || {
+        let mut cmd = a2a_host();
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .arg("--agents")
+            .arg(&agents)
+            .arg("--store")
+            .arg(format!("sqlite:{}", db.display()))
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .args(["--push-allow-private", "--push-timeout-secs", "1"]);
+        Serve::start(cmd)
+    };
+    // The receiver is down at first: every notification stays queued.
+    let hook = Webhook::start(Vec::new(), Behaviour::Status(503)).await;
+    let mut host = serve();
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let done = rpc(
+            &host.base,
+            "countdown",
+            "SendMessage",
+            json!({"message": {"messageId": format!("m{i}"), "role": "ROLE_USER",
+                               "parts": [{"text": "3"}]},
+                   "configuration": {"taskPushNotificationConfig": {"url": hook.url}}}),
+        )
+        .await;
+        assert_eq!(
+            done["task"]["status"]["state"], "TASK_STATE_COMPLETED",
+            "{done}"
+        );
+        tasks.push(done["task"]["id"].as_str().unwrap().to_string());
+    }
+    eventually(WAIT, "failed attempts", async || hook.received().len() >= 4).await;
+    host.kill();
+    assert!(hook.accepted().is_empty());
+
+    hook.set(Behaviour::Ok);
+    let _host = serve();
+    eventually(
+        Duration::from_secs(60),
+        "every final notification",
+        async || all_final(&hook, &tasks),
+    )
+    .await;
+    let got = hook.accepted();
+    let distinct = complete_without_gaps(&got);
+    assert!(distinct >= 4 * 5, "{distinct}: {:?}", ids(&got));
 }

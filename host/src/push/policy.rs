@@ -490,7 +490,7 @@ mod tests {
         dev.check_config(&config("https://[::1]/x")).await.unwrap();
         // allow_private allows http to private addresses only.
         let r = refusal(&dev, config("http://93.184.216.34/x")).await;
-        assert!(r.message.contains("plain http://"), "{}", r.message);
+        assert!(r.message.contains("which needs https://"), "{}", r.message);
         // One named address opens only itself.
         let one = policy(|s| s.allow_hosts = vec!["127.0.0.1".into(), "*.example.com".into()]);
         one.check_config(&config("http://127.0.0.1:1/x"))

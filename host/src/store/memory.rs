@@ -517,6 +517,12 @@ impl Store for MemoryStore {
                         row.error = Some(error.clone());
                     }
                 }
+                PushOutcome::Deferred { at_ms } => {
+                    if let Some(row) = inner.outbox.pending.get_mut(key) {
+                        row.next_ms = *at_ms;
+                        row.lease = None;
+                    }
+                }
                 PushOutcome::Dead { error } => {
                     let Some(row) = inner.outbox.pending.remove(key) else {
                         continue;

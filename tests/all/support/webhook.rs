@@ -127,24 +127,6 @@ impl Webhook {
     pub fn accepted(&self) -> Vec<Received> {
         self.received().into_iter().filter(|r| r.accepted).collect()
     }
-
-    /// Waits until `n` requests were accepted; fails after `limit`.
-    pub async fn wait_accepted(&self, n: usize, limit: Duration) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let got = self.accepted();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the receiver got {} of {n} notifications in {limit:?}: {:?}",
-                got.len(),
-                got.iter().map(Received::id).collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
 }
 
 async fn answer(state: Arc<Mutex<State>>, headers: HeaderMap, body: Bytes) -> Response {

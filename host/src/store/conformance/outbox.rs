@@ -448,6 +448,20 @@ pub async fn outbox_retry_and_dead_letters(store: &Arc<dyn Store>) {
         Some((1, 0))
     );
 
+    // Deferred: released and due later, the attempt not counted.
+    let later = at + 2 * MINUTE;
+    finish(
+        store,
+        &owner,
+        key(&t, "c", 2),
+        PushOutcome::Deferred { at_ms: later },
+    )
+    .await;
+    assert!(claim(store, &owner, later - 1, 10).await.is_empty());
+    let third = claim(store, &owner, later, 10).await;
+    assert_eq!(keys(&third), [("c", 2)]);
+    assert_eq!(third[0].attempts, 1);
+
     let before = now();
     finish(store, &owner, key(&t, "c", 2), dead()).await;
     let after = now();

@@ -232,8 +232,12 @@ impl PostgresStore {
                 true
             }
         }
-        let (mut delivered, mut retry, mut dead) =
-            (Keys::default(), Keys::default(), Keys::default());
+        let (mut delivered, mut retry, mut deferred, mut dead) = (
+            Keys::default(),
+            Keys::default(),
+            Keys::default(),
+            Keys::default(),
+        );
         for f in done {
             match &f.outcome {
                 PushOutcome::Delivered => {
@@ -243,6 +247,11 @@ impl PostgresStore {
                     if retry.push(&f.key) {
                         retry.at.push(*at_ms);
                         retry.errors.push(error.clone());
+                    }
+                }
+                PushOutcome::Deferred { at_ms } => {
+                    if deferred.push(&f.key) {
+                        deferred.at.push(*at_ms);
                     }
                 }
                 PushOutcome::Dead { error } => {
@@ -287,6 +296,21 @@ impl PostgresStore {
             )
             .await
             .map_err(db)?;
+        }
+        if !deferred.seqs.is_empty() {
+            let stmt = tx
+                .prepare_cached(&format!(
+                    "UPDATE push_outbox o SET next_ms = d.at_ms, lease_owner = NULL, \
+                     lease_until_ms = NULL \
+                     FROM unnest($1::text[], $2::text[], $3::bigint[], $5::bigint[]) \
+                     AS d (task_id, config_id, seq, at_ms) WHERE {MINE}"
+                ))
+                .await
+                .map_err(db)?;
+            let d = &deferred;
+            tx.execute(&stmt, &[&d.tasks, &d.configs, &d.seqs, &owner, &d.at])
+                .await
+                .map_err(db)?;
         }
         if !dead.seqs.is_empty() {
             let stmt = tx

@@ -219,6 +219,13 @@ pub(super) fn finish(
                 ))?
                 .execute(params![key.0, key.1, key.2, key.3, at_ms, error])?;
             }
+            PushOutcome::Deferred { at_ms } => {
+                tx.prepare_cached(&format!(
+                    "UPDATE push_outbox SET next_ms = ?5, lease_owner = NULL, \
+                     lease_until_ms = NULL WHERE {MINE}"
+                ))?
+                .execute(params![key.0, key.1, key.2, key.3, at_ms])?;
+            }
             PushOutcome::Dead { error } => {
                 tx.prepare_cached(&format!(
                     "UPDATE push_outbox SET dead = 1, attempts = attempts + 1, died_ms = ?5, \
