@@ -21,6 +21,14 @@ use super::turn::{LiveState, LiveTask};
 use super::validate::{check_input_modes, validate_message};
 use super::{TaskManager, shared_snapshot, state_word, status_event};
 
+/// What a send brings beside its message.
+struct SendExtras {
+    metadata: Option<crate::model::Metadata>,
+    accepted_output_modes: Vec<String>,
+    /// A push config given inline, checked, with its id.
+    push: Option<TaskPushNotificationConfig>,
+}
+
 impl TaskManager {
     /// Validates a send and starts a turn for it.
     /// `coalesce`: whether the caller answers only after the turn acted
@@ -67,9 +75,11 @@ impl TaskManager {
                     agent_name,
                     &task_id,
                     message,
-                    req.metadata,
-                    accepted_output_modes,
-                    push,
+                    SendExtras {
+                        metadata: req.metadata,
+                        accepted_output_modes,
+                        push,
+                    },
                 )
                 .await
             }
@@ -78,10 +88,12 @@ impl TaskManager {
                     agent,
                     agent_name,
                     message,
-                    req.metadata,
-                    accepted_output_modes,
+                    SendExtras {
+                        metadata: req.metadata,
+                        accepted_output_modes,
+                        push,
+                    },
                     coalesce,
-                    push,
                 )
                 .await
             }
@@ -93,11 +105,14 @@ impl TaskManager {
         agent: LoadedAgent,
         agent_name: &str,
         mut message: Message,
-        metadata: Option<crate::model::Metadata>,
-        accepted_output_modes: Vec<String>,
+        extras: SendExtras,
         coalesce: bool,
-        mut push: Option<TaskPushNotificationConfig>,
     ) -> Result<Started, A2aError> {
+        let SendExtras {
+            metadata,
+            accepted_output_modes,
+            mut push,
+        } = extras;
         let context_given = message.context_id.clone().filter(|c| !c.is_empty());
         let context_is_new = context_given.is_none();
         // A new context and task id: until the turn acts, nobody can name
@@ -204,10 +219,13 @@ impl TaskManager {
         agent_name: &str,
         task_id: &str,
         mut message: Message,
-        metadata: Option<crate::model::Metadata>,
-        accepted_output_modes: Vec<String>,
-        push: Option<TaskPushNotificationConfig>,
+        extras: SendExtras,
     ) -> Result<Started, A2aError> {
+        let SendExtras {
+            metadata,
+            accepted_output_modes,
+            push,
+        } = extras;
         if let Some(config) = &push {
             self.check_push_room(task_id, config).await?;
         }

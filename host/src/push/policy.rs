@@ -66,7 +66,7 @@ impl HostPattern {
             }
             return Ok(HostPattern::Subdomains(format!(".{domain}")));
         }
-        let host = normalize_host(e).ok_or_else(|| format!("push host list: empty entry"))?;
+        let host = normalize_host(e).ok_or_else(|| "push host list: empty entry".to_string())?;
         if host.parse::<IpAddr>().is_ok() || is_dns_name(&host) {
             Ok(HostPattern::Exact(host))
         } else {
@@ -286,14 +286,15 @@ impl PushPolicy {
                 })?;
         // Plain http:// is for allow_http, or for a non-public address the
         // operator opened; a public address needs https.
-        if target.url.scheme() == "http" && !self.settings.allow_http {
-            if let Some(public) = addrs.iter().find(|a| net::non_public(a.ip()).is_none()) {
-                return Err(Unreachable::Refused(format!(
-                    "`{}` resolves to the public address {}, which needs https://",
-                    target.host,
-                    public.ip()
-                )));
-            }
+        if target.url.scheme() == "http"
+            && !self.settings.allow_http
+            && let Some(public) = addrs.iter().find(|a| net::non_public(a.ip()).is_none())
+        {
+            return Err(Unreachable::Refused(format!(
+                "`{}` resolves to the public address {}, which needs https://",
+                target.host,
+                public.ip()
+            )));
         }
         Ok(addrs)
     }

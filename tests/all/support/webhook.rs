@@ -2,7 +2,6 @@
 //! 127.0.0.1:0 that records what it is sent and misbehaves on request.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
