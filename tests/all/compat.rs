@@ -461,7 +461,7 @@ async fn v03_multi_turn_continues_an_input_required_task() {
 
 #[tokio::test]
 async fn v03_push_config_and_extended_card_methods_answer_03_errors() {
-    let s = start(Setup::default()).await;
+    let s = start(Setup::without_push()).await;
     let task = ok03(&s, "message/send", json!({"message": msg03("hi")})).await;
     let id = task["id"].as_str().unwrap();
     let set = json!({"taskId": id, "pushNotificationConfig": {"url": "https://hook.example/x"}});
@@ -772,12 +772,8 @@ async fn v03_rest_errors_and_other_shapes() {
         Some(json!({"parent": "tasks/t1", "config": {"pushNotificationConfig": {"url": "https://h/x"}}})),
     )
     .await;
-    assert_eq!(
-        r.reason().as_deref(),
-        Some("PUSH_NOTIFICATION_NOT_SUPPORTED"),
-        "{}",
-        r.text
-    );
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.reason().as_deref(), Some("TASK_NOT_FOUND"), "{}", r.text);
     // Without a header, the 1.0 paths speak 0.3 too.
     let r = rest03(
         &s,

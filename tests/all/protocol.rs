@@ -160,7 +160,7 @@ async fn card_is_a2a_1_0_with_absolute_urls_and_cache_headers() {
     assert_eq!(card["defaultInputModes"], json!(["text/plain"]));
     assert_eq!(card["defaultOutputModes"], json!(["text/plain"]));
     assert_eq!(card["capabilities"]["streaming"], true);
-    assert_eq!(card["capabilities"]["pushNotifications"], false);
+    assert_eq!(card["capabilities"]["pushNotifications"], true);
     assert_eq!(card["capabilities"]["extendedAgentCard"], false);
     assert!(card["skills"].is_array());
     assert_eq!(
@@ -2123,8 +2123,8 @@ async fn a_dropped_stream_does_not_disturb_the_task() {
 }
 
 #[tokio::test]
-async fn push_config_operations_are_not_supported() {
-    let s = start(Setup::default()).await;
+async fn push_config_operations_are_not_supported_when_push_is_off() {
+    let s = start(Setup::without_push()).await;
     let res = s.send_text("echo", "input", Value::Null).await;
     let id = res["task"]["id"].as_str().unwrap().to_string();
     for (method, params) in [

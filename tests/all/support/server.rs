@@ -8,6 +8,7 @@ use std::time::Duration;
 use a2a_host::Host;
 use a2a_host::agent::Agent;
 use a2a_host::manager::TaskManager;
+use a2a_host::push::PushSettings;
 use a2a_host::registry::AgentRegistry;
 use a2a_host::server::{ServerConfig, ServerHandle, serve};
 use serde_json::{Value, json};
@@ -22,6 +23,7 @@ pub struct Setup {
     pub config: ServerConfig,
     /// Nest the router under this prefix in an outer app.
     pub nest: Option<&'static str>,
+    pub push: PushSettings,
 }
 
 impl Default for Setup {
@@ -30,6 +32,7 @@ impl Default for Setup {
             agents: vec![("echo".to_string(), TestAgent::arc("echo"))],
             config: ServerConfig::default(),
             nest: None,
+            push: PushSettings::default(),
         }
     }
 }
@@ -42,6 +45,17 @@ impl Setup {
                 .iter()
                 .map(|n| (n.to_string(), TestAgent::arc(n)))
                 .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// The default setup with push notifications turned off.
+    pub fn without_push() -> Setup {
+        Setup {
+            push: PushSettings {
+                enabled: false,
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -66,7 +80,8 @@ pub struct TestServer {
 pub async fn start(setup: Setup) -> TestServer {
     let mut builder = Host::builder()
         .blocking_timeout(Duration::from_secs(20))
-        .server_config(setup.config);
+        .server_config(setup.config)
+        .push(setup.push);
     for (name, agent) in setup.agents {
         builder = builder.shared_agent(&name, agent);
     }
