@@ -1470,7 +1470,7 @@ async fn redis_down_is_a_503_and_the_host_recovers_by_itself() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn push_notifications_survive_a_process_killed_mid_delivery() {
-    use crate::support::webhook::{Behaviour, Webhook, complete_without_gaps};
+    use crate::support::webhook::{Behaviour, Webhook, all_final, complete_without_gaps};
     let Some((keys, schema)) = services("push_notifications_survive").await else {
         return;
     };
@@ -1507,15 +1507,7 @@ async fn push_notifications_survive_a_process_killed_mid_delivery() {
     eventually(
         Duration::from_secs(60),
         "every final notification",
-        async || {
-            let got = hook.accepted();
-            tasks.iter().all(|t| {
-                got.iter().any(|r| {
-                    r.task() == *t
-                        && r.json()["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
-                })
-            })
-        },
+        async || all_final(&hook, &tasks),
     )
     .await;
     let got = hook.accepted();

@@ -15,7 +15,7 @@ use crate::support::agents::TestAgent;
 use crate::support::eventually;
 use crate::support::http::{state, user_message};
 use crate::support::server::{TestServer, start_host};
-use crate::support::webhook::{Behaviour, Webhook, complete_without_gaps};
+use crate::support::webhook::{Behaviour, Webhook, all_final, complete_without_gaps};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -60,15 +60,13 @@ fn inline(url: &str) -> Value {
 #[tokio::test]
 async fn configs_round_trip_on_every_binding_and_the_card_says_so() {
     let (_host, s) = serve(local()).await;
-    let card: Value = s
-        .client
-        .get(s.url("/agents/echo/.well-known/agent-card.json"))
-        .send()
+    let card = s
+        .send(
+            s.client
+                .get(s.url("/agents/echo/.well-known/agent-card.json")),
+        )
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
     assert_eq!(card["capabilities"]["pushNotifications"], true);
     let task = finished_task(&s).await;
 
@@ -315,15 +313,13 @@ async fn push_can_be_turned_off() {
         ..Default::default()
     };
     let (_host, s) = serve(settings).await;
-    let card: Value = s
-        .client
-        .get(s.url("/agents/echo/.well-known/agent-card.json"))
-        .send()
+    let card = s
+        .send(
+            s.client
+                .get(s.url("/agents/echo/.well-known/agent-card.json")),
+        )
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
     assert_eq!(card["capabilities"]["pushNotifications"], false);
     let task = finished_task(&s).await;
     let r = s
@@ -571,16 +567,6 @@ async fn signed_notifications_verify_and_a_tampered_body_does_not() {
         verify_notification(&headers, &r.body, &jwks, now),
         Err(VerifyError::IdMismatch { .. })
     ));
-}
-
-/// Whether every task in `tasks` has its final notification accepted.
-fn all_final(hook: &Webhook, tasks: &[String]) -> bool {
-    let got = hook.accepted();
-    tasks.iter().all(|t| {
-        got.iter().any(|r| {
-            r.task() == *t && r.json()["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
-        })
-    })
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -162,6 +162,16 @@ async fn answer(state: Arc<Mutex<State>>, headers: HeaderMap, body: Bytes) -> Re
     }
 }
 
+/// Whether every task in `tasks` has its completed status accepted.
+pub fn all_final(hook: &Webhook, tasks: &[String]) -> bool {
+    let got = hook.accepted();
+    tasks.iter().all(|t| {
+        got.iter().any(|r| {
+            r.task() == *t && r.json()["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
+        })
+    })
+}
+
 /// Checks that `got` holds, per task, the notifications 1..=max with no
 /// gap (duplicates allowed, each with the same body), and that each task's
 /// last one is a terminal status; returns the distinct count.
