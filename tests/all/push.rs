@@ -631,3 +631,95 @@ async fn notifications_pending_at_a_sigkill_arrive_after_the_restart() {
     let distinct = complete_without_gaps(&got);
     assert!(distinct >= 4 * 5, "{distinct}: {:?}", ids(&got));
 }
+
+/// A raw receiver: each connection gets `answer` (after reading the
+/// request head), then is dropped; `linger0` makes the drop a reset.
+async fn raw_receiver(answer: &'static [u8], drip: bool) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                if drip {
+                    // A status line, then a body a byte at a time, forever.
+                    let _ = conn.write_all(answer).await;
+                    loop {
+                        if conn.write_all(b"x").await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+                let _ = conn.set_linger(Some(Duration::ZERO));
+                drop(conn);
+            });
+        }
+    });
+    format!("http://{addr}/hook")
+}
+
+#[tokio::test]
+async fn resets_and_dripping_bodies_are_retried_then_dead_lettered() {
+    let reset = raw_receiver(b"", false).await;
+    let drip = raw_receiver(b"HTTP/1.1 500 Oops\r\ncontent-length: 100000\r\n\r\n", true).await;
+    let good = Webhook::ok().await;
+    let mut settings = local();
+    settings.max_attempts = 2;
+    settings.timeout = Duration::from_secs(1);
+    let (host, s) = serve(settings).await;
+    let done = s.send_text("echo", "input", inline(&reset)).await;
+    let task = done["task"]["id"].as_str().unwrap().to_string();
+    for (id, url) in [("drip", &drip), ("good", &good.url)] {
+        let r = s
+            .rpc(
+                "echo",
+                "CreateTaskPushNotificationConfig",
+                json!({"taskId": task, "id": id, "url": url}),
+            )
+            .await;
+        assert!(r.body.get("result").is_some(), "{}", r.text);
+    }
+    let mut msg = user_message("done");
+    msg["taskId"] = json!(task);
+    s.rpc("echo", "SendMessage", json!({"message": msg})).await;
+    // The good receiver has everything while the others fail.
+    eventually_complete(&good, &task).await;
+    eventually(WAIT, "dead letters of both bad receivers", async || {
+        let dead = host
+            .store()
+            .dead_pushes(&a2a_host::store::DeadPushQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        dead.iter().any(|d| d.key.config_id == "drip")
+            && dead.iter().filter(|d| d.key.config_id != "drip").count() >= 2
+    })
+    .await;
+    let dead = host
+        .store()
+        .dead_pushes(&a2a_host::store::DeadPushQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for d in &dead {
+        assert_eq!(d.attempts, 2, "{d:?}");
+        if d.key.config_id == "drip" {
+            assert!(
+                d.error.contains("timed out") || d.error.contains("500"),
+                "{d:?}"
+            );
+        } else {
+            assert!(
+                d.error.contains("failed") || d.error.contains("connect"),
+                "{d:?}"
+            );
+        }
+    }
+}
