@@ -7,6 +7,13 @@
 //! `target/tck-venv` (or uses the interpreter in `A2A_TCK_PYTHON`). Extra
 //! arguments are passed to the kit's `run_tck.py` (e.g. `--level must`, or
 //! `-- -k test_subscribe`).
+//!
+//! The push-notification tests run too: the host is started with
+//! `--push-allow-private` (the kit's webhook receiver listens on this
+//! machine, an address the host refuses by default) and the kit is told to
+//! give the host `127.0.0.1` as the receiver's address
+//! (`-- --webhook-host=127.0.0.1`, unless the arguments after `--` already
+//! name one).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -70,6 +77,8 @@ pub fn run(root: &Path, extra: &[String]) -> anyhow::Result<()> {
             "tck",
             "--card-v03",
             "false",
+            // The kit's webhook receiver is on 127.0.0.1, over plain http.
+            "--push-allow-private",
         ])
         .arg("--agents")
         .arg(root.join("target/agents"))
@@ -89,16 +98,39 @@ pub fn run(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     let mut cmd = Command::new(&python);
     cmd.current_dir(&tck)
         .args(["run_tck.py", "--sut-host", &base]);
-    if !extra.iter().any(|a| a == "--transport") {
-        cmd.args(["--transport", "jsonrpc,http_json"]);
-    }
-    cmd.args(extra);
+    cmd.args(run_tck_args(extra));
     let status = cmd.status().context("running run_tck.py")?;
     summarize(&tck.join("reports/compatibility.json"));
     if !status.success() {
         bail!("the TCK reported failures ({status})");
     }
     Ok(())
+}
+
+/// The arguments after `run_tck.py --sut-host URL`: the caller's, with
+/// both bindings unless they name `--transport`, and the kit's pytest option
+/// `--webhook-host=127.0.0.1` after `--` unless they name a webhook host.
+fn run_tck_args(extra: &[String]) -> Vec<String> {
+    let (options, pytest) = match extra.iter().position(|a| a == "--") {
+        Some(i) => (&extra[..i], &extra[i + 1..]),
+        None => (extra, &[][..]),
+    };
+    let mut args: Vec<String> = options.to_vec();
+    if !options
+        .iter()
+        .any(|a| a == "--transport" || a.starts_with("--transport="))
+    {
+        args.extend(["--transport".into(), "jsonrpc,http_json".into()]);
+    }
+    args.push("--".into());
+    if !pytest
+        .iter()
+        .any(|a| a == "--webhook-host" || a.starts_with("--webhook-host="))
+    {
+        args.push("--webhook-host=127.0.0.1".into());
+    }
+    args.extend(pytest.iter().cloned());
+    args
 }
 
 /// The interpreter to run the kit with: `A2A_TCK_PYTHON`, or a venv made
@@ -176,5 +208,52 @@ fn summarize(report: &Path) {
                 println!("  FAIL {id} ({}): {}", r["level"], r["errors"]);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_tck_args;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        run_tck_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn defaults_to_both_bindings_and_the_loopback_webhook_host() {
+        assert_eq!(
+            args(&[]),
+            [
+                "--transport",
+                "jsonrpc,http_json",
+                "--",
+                "--webhook-host=127.0.0.1"
+            ]
+        );
+    }
+
+    #[test]
+    fn keeps_the_callers_options_and_pytest_arguments_apart() {
+        assert_eq!(
+            args(&["--level", "must", "--", "-k", "push"]),
+            [
+                "--level",
+                "must",
+                "--transport",
+                "jsonrpc,http_json",
+                "--",
+                "--webhook-host=127.0.0.1",
+                "-k",
+                "push"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_caller_may_name_the_transport_and_the_webhook_host() {
+        assert_eq!(
+            args(&["--transport=jsonrpc", "--", "--webhook-host", "10.0.0.2"]),
+            ["--transport=jsonrpc", "--", "--webhook-host", "10.0.0.2"]
+        );
     }
 }
