@@ -15,6 +15,7 @@ mod cluster;
 mod inproc;
 mod load;
 mod procs;
+mod push;
 mod report;
 mod scenarios;
 
@@ -30,8 +31,8 @@ use client::Kind;
 use load::PhaseResult;
 use procs::{Cores, Server};
 use report::{
-    CEILING, CLUSTER_1, CLUSTER_2, HOST_MEMORY, HOST_SQLITE, REST64, RPC1, RPC64, Results, STREAM1,
-    STREAM64, ServerResults,
+    CEILING, CLUSTER_1, CLUSTER_2, HOST_MEMORY, HOST_SQLITE, PUSH_SERVER, REST64, RPC1, RPC64,
+    Results, STREAM1, STREAM64, ServerResults,
 };
 
 #[derive(Parser)]
@@ -44,7 +45,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole benchmark (what `cargo xtask bench` does after building).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Load a server that is already running (for profiling it): one
     /// closed-loop phase, printed as JSON.
     Load(LoadArgs),
@@ -126,10 +127,25 @@ struct RunArgs {
     /// trying the bench out, not for figures.
     #[arg(long)]
     quick: bool,
-    /// Parts to skip: any of phases, cluster, memory, streams, cancel,
-    /// startup, inprocess, ceiling, memory-store, sqlite.
+    /// Parts to skip: any of phases, cluster, push, memory, streams,
+    /// cancel, startup, inprocess, ceiling, memory-store, sqlite.
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
+    /// Run only these parts (any of phases, cluster, push, memory,
+    /// streams, cancel, startup, inprocess); the servers of the parts that
+    /// run are still chosen with --skip.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Tasks in each run of the push phase with a push config (the runs
+    /// without have 5× as many); it runs --rounds pairs of runs, after a
+    /// warm-up of a quarter as many tasks with push and without.
+    #[arg(long, default_value_t = 500)]
+    push_tasks: u64,
+    /// An extra argument of the push phase's `a2a-host serve` (repeat),
+    /// e.g. `--push-serve-arg=--push-per-destination=64`: for trying
+    /// settings out.
+    #[arg(long, allow_hyphen_values = true)]
+    push_serve_arg: Vec<String>,
     /// Core the servers run on.
     #[arg(long, default_value_t = 0)]
     server_core: usize,
@@ -143,7 +159,11 @@ struct RunArgs {
 
 impl RunArgs {
     fn skips(&self, part: &str) -> bool {
+        const SERVERS: [&str; 3] = ["ceiling", "memory-store", "sqlite"];
         self.skip.iter().any(|s| s == part)
+            || (!self.only.is_empty()
+                && !SERVERS.contains(&part)
+                && !self.only.iter().any(|s| s == part))
     }
 }
 
@@ -164,7 +184,7 @@ fn repo_root() -> PathBuf {
 
 fn main() -> ExitCode {
     let mut args = match Cli::parse().command {
-        Command::Run(args) => args,
+        Command::Run(args) => *args,
         Command::Load(args) => return load_only(args),
     };
     if args.quick {
@@ -176,6 +196,7 @@ fn main() -> ExitCode {
         args.warm_starts = args.warm_starts.min(1);
         args.cancels = args.cancels.min(2);
         args.rounds = 1;
+        args.push_tasks = args.push_tasks.min(200);
     }
     let cores = Cores::detect(args.server_core, args.loadgen_core);
     if let Some(core) = cores.loadgen
@@ -295,14 +316,22 @@ impl Paths {
             cache: work.join("cache"),
             work,
         };
-        for (what, path) in [
-            ("a2a-host binary", &p.host_bin),
-            ("ceiling binary", &p.ceiling_bin),
-            ("echo component", &p.examples.join("echo.wasm")),
-            ("countdown component", &p.examples.join("countdown.wasm")),
-            ("hostile test guest", &p.hostile),
+        // What the parts that run need (the ceiling serves the load and
+        // memory phases, countdown the streams, hostile the cancels).
+        let ceiling_serves = !args.skips("phases") || !args.skips("memory");
+        let ceiling = ceiling_serves && !args.skips("ceiling");
+        for (what, path, needed) in [
+            ("a2a-host binary", &p.host_bin, true),
+            ("ceiling binary", &p.ceiling_bin, ceiling),
+            ("echo component", &p.examples.join("echo.wasm"), true),
+            (
+                "countdown component",
+                &p.examples.join("countdown.wasm"),
+                !args.skips("streams"),
+            ),
+            ("hostile test guest", &p.hostile, !args.skips("cancel")),
         ] {
-            if !path.is_file() {
+            if needed && !path.is_file() {
                 bail!(
                     "the {what} is missing at {} (run `cargo xtask bench`, which builds it)",
                     path.display()
@@ -322,21 +351,27 @@ impl Paths {
         }
         std::fs::create_dir_all(self.work.join("logs"))?;
         std::fs::create_dir_all(&self.agents)?;
-        for name in ["echo", "countdown"] {
-            std::fs::copy(
-                self.examples.join(format!("{name}.wasm")),
-                self.agents.join(format!("{name}.wasm")),
+        // `resolve` checked what the parts that run need; the others may
+        // be missing.
+        std::fs::copy(
+            self.examples.join("echo.wasm"),
+            self.agents.join("echo.wasm"),
+        )?;
+        let countdown = self.examples.join("countdown.wasm");
+        if countdown.is_file() {
+            std::fs::copy(&countdown, self.agents.join("countdown.wasm"))?;
+            std::fs::write(
+                self.agents.join("countdown.toml"),
+                "[limits]\ntimeout_secs = 900\n\n[config]\ntick_ms = 1000\n",
             )?;
         }
-        std::fs::write(
-            self.agents.join("countdown.toml"),
-            "[limits]\ntimeout_secs = 900\n\n[config]\ntick_ms = 1000\n",
-        )?;
-        std::fs::copy(&self.hostile, self.agents.join("hostile.wasm"))?;
-        std::fs::write(
-            self.agents.join("hostile.toml"),
-            "[limits]\nmax_concurrent = 1\nqueue_timeout_secs = 60\n",
-        )?;
+        if self.hostile.is_file() {
+            std::fs::copy(&self.hostile, self.agents.join("hostile.wasm"))?;
+            std::fs::write(
+                self.agents.join("hostile.toml"),
+                "[limits]\nmax_concurrent = 1\nqueue_timeout_secs = 60\n",
+            )?;
+        }
         Ok(())
     }
 }
@@ -369,6 +404,66 @@ async fn start_server(name: &str, paths: &Paths, cores: Cores, tag: &str) -> Res
     let mut server = Server::start(name, &program, &args, cores.server, addr, &paths.work, &log)?;
     server.wait_ready(ready, Duration::from_secs(120)).await?;
     Ok(server)
+}
+
+/// (10) a2a-host on SQLite with `--push-allow-private` (the receiver is on
+/// 127.0.0.1), the same tasks with and without an inline push config.
+async fn push_phase(args: &RunArgs, paths: &Paths, cores: Cores) -> Result<push::PushResult> {
+    say(format!("starting {PUSH_SERVER} (--push-allow-private)"));
+    let addr = procs::free_port()?;
+    let store = format!("sqlite:{}", paths.work.join("push.db").display());
+    let mut host = host_args(paths, addr, &store);
+    host.push("--push-allow-private".into());
+    host.extend(args.push_serve_arg.iter().cloned());
+    let log = paths.work.join(format!("logs/{PUSH_SERVER}.log"));
+    let mut server = Server::start(
+        PUSH_SERVER,
+        &paths.host_bin,
+        &host,
+        cores.server,
+        addr,
+        &paths.work,
+        &log,
+    )?;
+    server
+        .wait_ready("/readyz", Duration::from_secs(120))
+        .await?;
+    let rounds = args.rounds;
+    let mut run = 0u32;
+    let result = push::run(
+        &server,
+        64,
+        (args.push_tasks / 4).max(100),
+        args.push_tasks,
+        args.push_tasks * 5,
+        rounds,
+        |r| {
+            run += 1;
+            let round = run.div_ceil(2);
+            let what = if r.push { "one push config" } else { "without push" };
+            let notes = match r.notifications_per_s {
+                Some(n) => format!(
+                    "  {} notifications, {n:.0}/s, last {:.1} ms after the last answer, {} tasks incomplete",
+                    r.notifications,
+                    r.drain_ms.unwrap_or(f64::NAN),
+                    r.incomplete_tasks
+                ),
+                None => String::new(),
+            };
+            say(format!(
+                "{PUSH_SERVER} ({round}/{rounds}) {what:<15} {:>6.0} tasks/s  cpu/task {:>7.1} µs  errors {}{notes}",
+                r.tasks_per_s,
+                r.cpu_per_task_us.unwrap_or(f64::NAN),
+                r.errors
+            ));
+            for e in &r.error_samples {
+                say(format!("  error: {e}"));
+            }
+        },
+    )
+    .await;
+    server.stop(Duration::from_secs(3));
+    result
 }
 
 /// The arguments of `a2a-host serve` on `addr` with `store`, serving the
@@ -490,6 +585,10 @@ async fn run(args: RunArgs, cores: Cores) -> Result<()> {
     s.insert("tasks_checkpoints".into(), format!("{:?}", args.tasks));
     s.insert("loadavg_at_start".into(), loadavg());
     s.insert("quick".into(), args.quick.to_string());
+    s.insert("push_tasks".into(), args.push_tasks.to_string());
+    if !args.push_serve_arg.is_empty() {
+        s.insert("push_serve_args".into(), args.push_serve_arg.join(" "));
+    }
     s.insert("profile".into(), profile_name());
     if let Some(b) = args.build_secs {
         results.timings.insert("build_s".into(), b);
@@ -631,6 +730,17 @@ async fn run(args: RunArgs, cores: Cores) -> Result<()> {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    // (10) Push notifications on SQLite: one push config against none.
+    if !args.skips("push") {
+        match push_phase(&args, &paths, cores).await {
+            Ok(r) => results.push = Some(r),
+            Err(e) => {
+                say(format!("  push phase failed: {e:#}"));
+                results.notes.push(format!("push phase failed: {e:#}"));
             }
         }
     }

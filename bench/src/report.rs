@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::inproc::InprocResult;
 use crate::load::PhaseResult;
+use crate::push::{PushResult, PushRun};
 use crate::scenarios::{CancelResult, MemoryResult, StartupResult, StreamsResult};
 
 /// The servers, in column order.
@@ -19,8 +20,14 @@ pub const SERVERS: [&str; 3] = [CEILING, HOST_MEMORY, HOST_SQLITE];
 /// a2a-host on PostgreSQL + Redis: one process, and two sharing the work.
 pub const CLUSTER_1: &str = "a2a-host-pg-redis-1proc";
 pub const CLUSTER_2: &str = "a2a-host-pg-redis-2proc";
+/// a2a-host on SQLite with `--push-allow-private`: the push phase.
+pub const PUSH_SERVER: &str = "a2a-host-sqlite-push";
 /// The cluster setups, in column order.
 pub const CLUSTERS: [&str; 2] = [CLUSTER_1, CLUSTER_2];
+
+/// The most server CPU per task that one push config may cost, as a
+/// multiple of the same task's without push (SQLite, both).
+pub const PUSH_CPU_LIMIT: f64 = 1.5;
 
 /// Phase keys.
 pub const RPC1: &str = "jsonrpc_c1";
@@ -76,6 +83,8 @@ pub struct Results {
     pub servers: BTreeMap<String, ServerResults>,
     pub startup: Option<StartupResult>,
     pub inprocess: Option<InprocResult>,
+    /// Push notifications on SQLite: with one push config against none.
+    pub push: Option<PushResult>,
     /// a2a-host figure / ceiling figure, per server and metric.
     pub ratios: BTreeMap<String, BTreeMap<String, f64>>,
     pub targets: Vec<TargetCheck>,
@@ -92,6 +101,8 @@ enum Unit {
     Millis,
     MiB,
     Bytes,
+    /// A plain number with one decimal.
+    Decimal,
 }
 
 /// The median of `values` (the mean of the two middle ones for an even
@@ -132,7 +143,34 @@ fn fmt(unit: Unit, v: f64) -> String {
         Unit::MiB => format!("{:.1} MiB", v / (1024.0 * 1024.0)),
         Unit::Bytes if v.abs() >= 10_240.0 => format!("{:.1} KiB", v / 1024.0),
         Unit::Bytes => format!("{v:.0} B"),
+        Unit::Decimal => format!("{v:.1}"),
     }
+}
+
+/// Each push round's CPU per task with push over without.
+pub fn push_round_ratios(p: &PushResult) -> Vec<Option<f64>> {
+    p.rounds
+        .iter()
+        .map(
+            |(without, with)| match (with.cpu_per_task_us, without.cpu_per_task_us) {
+                (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                _ => None,
+            },
+        )
+        .collect()
+}
+
+/// The push round with the median CPU ratio (the lower of the two middle
+/// ones for an even count; a round without a ratio sorts last).
+fn push_median_round(p: &PushResult) -> Option<&(PushRun, PushRun)> {
+    let ratios = push_round_ratios(p);
+    let mut order: Vec<usize> = (0..p.rounds.len()).collect();
+    order.sort_by(|&a, &b| {
+        let key = |i: usize| ratios[i].unwrap_or(f64::INFINITY);
+        key(a).total_cmp(&key(b))
+    });
+    let i = *order.get(order.len().saturating_sub(1) / 2)?;
+    p.rounds.get(i)
 }
 
 struct Row {
@@ -345,8 +383,13 @@ impl Results {
         rows
     }
 
-    /// Fill `ratios` from the rows.
+    /// Fill `ratios` from the rows (and the push phase's ratios).
     pub fn compute_ratios(&mut self) {
+        if let Some(p) = &mut self.push {
+            p.cpu_ratios = push_round_ratios(p);
+            let judged: Vec<f64> = p.cpu_ratios.iter().copied().flatten().collect();
+            p.cpu_ratio = (!judged.is_empty()).then(|| median(&judged));
+        }
         let mut ratios: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
         for row in self.rows() {
             let (Some(key), Some(base)) = (&row.key, row.values[0]) else {
@@ -509,6 +552,100 @@ impl Results {
             out.push('\n');
             out.push_str(&cluster);
         }
+        let push = self.push_table();
+        if !push.is_empty() {
+            out.push('\n');
+            out.push_str(&push);
+        }
+        out
+    }
+
+    /// The push table in markdown (the median round, by CPU ratio), or
+    /// nothing when the push phase did not run.
+    fn push_table(&self) -> String {
+        let mut out = String::new();
+        let Some(p) = &self.push else { return out };
+        let Some((without, with)) = push_median_round(p) else {
+            return out;
+        };
+        let rounds = if p.rounds.len() > 1 {
+            format!(" (median of {} rounds)", p.rounds.len())
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "| SQLite, JSON-RPC send, c={}{rounds} | without push | one push config | with ÷ without |",
+            with.concurrency
+        );
+        out.push_str("|---|---:|---:|---:|\n");
+        let lat = |r: &PushRun, q: u8| r.latency.map(|l| if q == 50 { l.p50_us } else { l.p99_us });
+        // (label, unit, without, with, whether the ratio shows)
+        type PushRow<'a> = (&'a str, Unit, Option<f64>, Option<f64>, bool);
+        let rows: [PushRow; 7] = [
+            (
+                "server CPU per task (deliveries included)",
+                Unit::Micros,
+                without.cpu_per_task_us,
+                with.cpu_per_task_us,
+                true,
+            ),
+            (
+                "tasks/s",
+                Unit::PerSec,
+                Some(without.tasks_per_s),
+                Some(with.tasks_per_s),
+                true,
+            ),
+            (
+                "latency p50",
+                Unit::Micros,
+                lat(without, 50),
+                lat(with, 50),
+                true,
+            ),
+            (
+                "latency p99",
+                Unit::Micros,
+                lat(without, 99),
+                lat(with, 99),
+                true,
+            ),
+            (
+                "notifications per task",
+                Unit::Decimal,
+                None,
+                (with.tasks > 0).then(|| with.notifications as f64 / with.tasks as f64),
+                false,
+            ),
+            (
+                "notifications/s to the receiver (first send to last notification)",
+                Unit::PerSec,
+                None,
+                with.notifications_per_s,
+                false,
+            ),
+            (
+                "last notification after the last answer",
+                Unit::Millis,
+                None,
+                with.drain_ms,
+                false,
+            ),
+        ];
+        for (label, unit, a, b, shown) in rows {
+            let _ = writeln!(
+                out,
+                "| {label} | {} | {} | {} |",
+                if a.is_none() && !shown {
+                    String::new()
+                } else {
+                    cell(unit, a)
+                },
+                cell(unit, b),
+                ratio(shown, a, b),
+            );
+        }
         out
     }
 
@@ -531,6 +668,29 @@ impl Results {
                     ph.loadgen_util * 100.0,
                     ph.foreign_util
                         .map_or("n/a".into(), |f| format!("{:.0}%", f * 100.0)),
+                );
+            }
+        }
+        if let Some(p) = &self.push {
+            out.push_str(
+                "\n| push, round | without: CPU per task | with: CPU per task | with ÷ without \
+                 | notifications/s | tasks without / with | errors | tasks missing notifications |\n",
+            );
+            out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+            let ratios = push_round_ratios(p);
+            for (i, (without, with)) in p.rounds.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} / {} | {} | {} |",
+                    i + 1,
+                    cell(Unit::Micros, without.cpu_per_task_us),
+                    cell(Unit::Micros, with.cpu_per_task_us),
+                    ratios[i].map_or("n/a".into(), |x| format!("{x:.2}×")),
+                    cell(Unit::PerSec, with.notifications_per_s),
+                    without.tasks,
+                    with.tasks,
+                    without.errors + with.errors,
+                    with.incomplete_tasks,
                 );
             }
         }
@@ -751,7 +911,68 @@ impl Results {
                     .map(|c| c.errors.is_empty() && c.cancel_max_ms <= 100.0),
             });
         }
+        t.push(self.push_target());
         self.targets = t;
+    }
+
+    /// The push target: one push config costs at most [`PUSH_CPU_LIMIT`]×
+    /// the server CPU per task of the same task without push.
+    fn push_target(&self) -> TargetCheck {
+        let target = format!(
+            "{HOST_SQLITE}: server CPU per task with one push config ≤ {PUSH_CPU_LIMIT}× without (JSON-RPC, c=64)"
+        );
+        let not_measured = |why: &str| TargetCheck {
+            target: target.clone(),
+            measured: why.to_string(),
+            holds: None,
+        };
+        let Some(p) = &self.push else {
+            return not_measured("not measured");
+        };
+        let ratios: Vec<f64> = push_round_ratios(p).into_iter().flatten().collect();
+        let Some((without, with)) = push_median_round(p) else {
+            return not_measured("not measured");
+        };
+        let (Some(a), Some(b)) = (with.cpu_per_task_us, without.cpu_per_task_us) else {
+            return not_measured("no task completed");
+        };
+        let judged = median(&ratios);
+        let mut measured = if ratios.len() > 1 {
+            let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}×")).collect();
+            format!(
+                "{judged:.2}×, the median of {} interleaved rounds' ratios ({}); median round {a:.1} µs with vs {b:.1} µs without",
+                ratios.len(),
+                each.join(", ")
+            )
+        } else {
+            format!("{a:.1} µs with vs {b:.1} µs without = {judged:.2}×")
+        };
+        if let Some(n) = with.notifications_per_s {
+            let per_task = with.notifications as f64 / with.tasks.max(1) as f64;
+            let _ = write!(
+                measured,
+                "; {n:.0} notifications/s ({per_task:.1} per task)"
+            );
+        }
+        let missing: u64 = p.rounds.iter().map(|(_, w)| w.incomplete_tasks).sum();
+        if missing > 0 {
+            let _ = write!(
+                measured,
+                "; {missing} tasks did not get all their notifications"
+            );
+        }
+        if judged > PUSH_CPU_LIMIT {
+            let _ = write!(
+                measured,
+                " ({:.0} % over the target)",
+                (judged / PUSH_CPU_LIMIT - 1.0) * 100.0
+            );
+        }
+        TargetCheck {
+            target,
+            measured,
+            holds: Some(judged <= PUSH_CPU_LIMIT && missing == 0),
+        }
     }
 
     /// The target checks as text.
@@ -897,5 +1118,131 @@ mod tests {
             "{}",
             r.targets[0].measured
         );
+    }
+
+    fn push_run(push: bool, cpu: f64, tasks: u64, notifications: u64) -> PushRun {
+        PushRun {
+            push,
+            concurrency: 64,
+            tasks,
+            errors: 0,
+            error_samples: Vec::new(),
+            load_s: 3.0,
+            tasks_per_s: tasks as f64 / 3.0,
+            latency: None,
+            server_cpu_s: cpu * tasks as f64 / 1e6,
+            cpu_per_task_us: Some(cpu),
+            notifications,
+            notifications_per_s: push.then(|| notifications as f64 / 4.0),
+            drain_ms: push.then_some(12.5),
+            incomplete_tasks: 0,
+            duplicates: 0,
+        }
+    }
+
+    fn with_push(rounds: &[(f64, f64)]) -> Results {
+        let mut r = Results {
+            push: Some(PushResult {
+                rounds: rounds
+                    .iter()
+                    .map(|&(a, b)| (push_run(false, a, 3000, 0), push_run(true, b, 2000, 8000)))
+                    .collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        r.compute_ratios();
+        r.check_targets();
+        r
+    }
+
+    fn push_target(r: &Results) -> &TargetCheck {
+        r.targets
+            .iter()
+            .find(|t| t.target.contains("push config"))
+            .expect("a push target")
+    }
+
+    #[test]
+    fn one_push_round_is_judged_on_its_ratio_and_tabled() {
+        let r = with_push(&[(100.0, 140.0)]);
+        let t = push_target(&r);
+        assert_eq!(t.holds, Some(true));
+        assert_eq!(
+            t.target,
+            "a2a-host-sqlite: server CPU per task with one push config ≤ 1.5× without (JSON-RPC, c=64)"
+        );
+        assert_eq!(
+            t.measured,
+            "140.0 µs with vs 100.0 µs without = 1.40×; 2000 notifications/s (4.0 per task)"
+        );
+        assert_eq!(r.push.as_ref().unwrap().cpu_ratio, Some(1.4));
+        let table = r.table();
+        assert!(
+            table.contains(
+                "| SQLite, JSON-RPC send, c=64 | without push | one push config | with ÷ without |"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains(
+                "| server CPU per task (deliveries included) | 100.0 µs | 140.0 µs | 1.40× |"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains("| tasks/s | 1000 | 667 | 0.67× |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| notifications per task |  | 4.0 |  |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| last notification after the last answer |  | 12.5 ms |  |"),
+            "{table}"
+        );
+        let diag = r.diagnostics();
+        assert!(
+            diag.contains("| 1 | 100.0 µs | 140.0 µs | 1.40× | 2000 | 3000 / 2000 | 0 | 0 |"),
+            "{diag}"
+        );
+    }
+
+    #[test]
+    fn push_rounds_take_the_median_ratio_and_say_how_far_over() {
+        let r = with_push(&[(100.0, 150.0), (100.0, 210.0), (120.0, 216.0)]);
+        let t = push_target(&r);
+        assert_eq!(t.holds, Some(false), "{}", t.measured);
+        assert_eq!(
+            t.measured,
+            "1.80×, the median of 3 interleaved rounds' ratios (1.50×, 2.10×, 1.80×); \
+             median round 216.0 µs with vs 120.0 µs without; \
+             2000 notifications/s (4.0 per task) (20 % over the target)"
+        );
+        let table = r.table();
+        assert!(table.contains("c=64 (median of 3 rounds) |"), "{table}");
+        assert!(table.contains("| 120.0 µs | 216.0 µs | 1.80× |"), "{table}");
+        assert_eq!(r.push.as_ref().unwrap().cpu_ratios.len(), 3);
+    }
+
+    #[test]
+    fn missing_notifications_fail_the_push_target() {
+        let mut r = with_push(&[(100.0, 120.0)]);
+        r.push.as_mut().unwrap().rounds[0].1.incomplete_tasks = 7;
+        r.check_targets();
+        let t = push_target(&r);
+        assert_eq!(t.holds, Some(false));
+        assert!(
+            t.measured
+                .ends_with("; 7 tasks did not get all their notifications"),
+            "{}",
+            t.measured
+        );
+        // Without a push phase the target is not measured and no table shows.
+        let mut none = Results::default();
+        none.check_targets();
+        assert_eq!(push_target(&none).holds, None);
+        assert!(!none.table().contains("push config"));
     }
 }
