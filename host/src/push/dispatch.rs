@@ -18,9 +18,9 @@
 //!   this one, restarted) takes the notifications over once the leases end.
 //!   Delivery is at-least-once; a repeat carries the same notification id.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -28,7 +28,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::policy::PushPolicy;
+use super::policy::{PushPolicy, Target};
 use super::send::{Sender, Sent};
 use super::signing::PushSigner;
 use crate::log_throttle::log_throttled;
@@ -37,13 +37,17 @@ use crate::model::notification::{
 };
 use crate::store::{PushClaim, PushDelivery, PushFinish, PushOutcome, Store, unix_millis};
 
-/// How long a notification for a full destination waits before it is
-/// claimed again.
+/// How long a notification for a destination whose queue is full waits
+/// before it is claimed again.
 const DEFER: Duration = Duration::from_millis(250);
 
 /// The shortest idle wait, so that a due row whose queue is busy does not
 /// spin the loop.
 const MIN_IDLE: Duration = Duration::from_millis(20);
+
+/// Notifications claimed for one destination that may wait in memory for
+/// a free slot there, per slot (`per_destination`).
+const WAITING_PER_SLOT: usize = 8;
 
 /// The background deliverer of one process.
 pub struct Deliverer {
@@ -55,10 +59,65 @@ pub struct Deliverer {
     busy: Mutex<Busy>,
 }
 
+/// What this process holds: notifications being sent, and claimed ones
+/// waiting for a slot of their destination.
 #[derive(Default)]
 struct Busy {
-    total: usize,
-    per_destination: HashMap<String, usize>,
+    sending: usize,
+    waiting: usize,
+    destinations: HashMap<String, Destination>,
+}
+
+#[derive(Default)]
+struct Destination {
+    sending: usize,
+    queue: VecDeque<Job>,
+}
+
+/// A claimed notification and where it goes.
+struct Job {
+    delivery: PushDelivery,
+    target: Target,
+    claimed: Instant,
+}
+
+impl Busy {
+    fn outstanding(&self) -> usize {
+        self.sending + self.waiting
+    }
+
+    /// The longest queue of one destination.
+    fn longest_queue(&self) -> usize {
+        self.destinations
+            .values()
+            .map(|d| d.queue.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The next job for a worker that finished one for `dest`: the next of
+    /// the same destination, or else (handing over its slot) the first of a
+    /// destination that waits for one. `None`: the worker stops.
+    fn next_job(&mut self, dest: &str, per_destination: usize) -> Option<(String, Job)> {
+        if let Some(d) = self.destinations.get_mut(dest) {
+            if let Some(job) = d.queue.pop_front() {
+                self.waiting -= 1;
+                return Some((dest.to_string(), job));
+            }
+            d.sending -= 1;
+            if d.sending == 0 {
+                self.destinations.remove(dest);
+            }
+        }
+        let (other, d) = self
+            .destinations
+            .iter_mut()
+            .find(|(_, d)| !d.queue.is_empty() && d.sending < per_destination)?;
+        let job = d.queue.pop_front()?;
+        d.sending += 1;
+        self.waiting -= 1;
+        Some((other.clone(), job))
+    }
 }
 
 impl Deliverer {
@@ -80,10 +139,17 @@ impl Deliverer {
 
     /// Runs until `stop` is cancelled, then waits (up to the delivery
     /// timeout) for the deliveries in flight and settles them.
+    ///
+    /// Claims are batched: the loop claims when nothing is outstanding, or
+    /// when there is room for at least half a destination's queue, so that
+    /// a busy receiver costs one claim per batch, not one per
+    /// notification.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<PushFinish>();
         let mut done: Vec<PushFinish> = Vec::new();
         let settings = self.policy.settings().clone();
+        let queue_cap = settings.per_destination * WAITING_PER_SLOT;
+        let max_outstanding = settings.concurrency + queue_cap;
         loop {
             while let Ok(f) = done_rx.try_recv() {
                 done.push(f);
@@ -92,31 +158,41 @@ impl Deliverer {
             if stop.is_cancelled() {
                 break;
             }
-            let free = settings.concurrency.saturating_sub(self.busy.lock().total);
+            let (outstanding, room) = {
+                let busy = self.busy.lock();
+                let room = max_outstanding
+                    .saturating_sub(busy.outstanding())
+                    .min(queue_cap - busy.longest_queue().min(queue_cap));
+                (busy.outstanding(), room)
+            };
             let mut claimed = 0;
-            if free > 0 {
-                let now_ms = unix_millis(SystemTime::now());
+            let mut asked = 0;
+            if outstanding == 0 || room >= (queue_cap / 2).max(1) {
+                asked = room;
                 let claim = PushClaim {
                     owner: &self.owner,
-                    now_ms,
+                    now_ms: unix_millis(SystemTime::now()),
                     lease: settings.lease(),
-                    limit: free,
+                    limit: room,
                 };
                 match self.store.claim_pushes(&claim).await {
                     Ok(batch) => {
                         claimed = batch.len();
                         for delivery in batch {
-                            self.start(delivery, done_tx.clone(), &mut done);
+                            self.start(delivery, &done_tx, &mut done);
                         }
                     }
                     Err(e) => log_throttled!(warn, "push: cannot claim notifications: {e}"),
                 }
             }
-            if claimed > 0 && claimed == free {
+            if claimed > 0 && claimed == asked {
                 continue;
             }
-            let wait = if claimed > 0 || !done.is_empty() {
+            let wait = if !done.is_empty() {
                 Duration::ZERO
+            } else if outstanding > 0 || claimed > 0 {
+                // Each finished delivery wakes the loop.
+                settings.poll_interval
             } else {
                 self.idle_wait(settings.poll_interval).await
             };
@@ -131,7 +207,7 @@ impl Deliverer {
         // left to lease expiry.
         let deadline = tokio::time::Instant::now() + settings.timeout;
         drop(done_tx);
-        while self.busy.lock().total > 0 {
+        while self.busy.lock().outstanding() > 0 {
             match tokio::time::timeout_at(deadline, done_rx.recv()).await {
                 Ok(Some(f)) => done.push(f),
                 _ => break,
@@ -140,8 +216,8 @@ impl Deliverer {
         self.settle(&mut done).await;
     }
 
-    /// How long to sleep when nothing was claimed: until the next row is
-    /// due, within [`MIN_IDLE`]..=`poll`.
+    /// How long to sleep when nothing is outstanding or claimable: until
+    /// the next row is due, within [`MIN_IDLE`]..=`poll`.
     async fn idle_wait(&self, poll: Duration) -> Duration {
         match self.store.next_push_due().await {
             Ok(Some(at)) => {
@@ -169,12 +245,13 @@ impl Deliverer {
         }
     }
 
-    /// Starts one delivery, or hands it back if its destination is full or
-    /// its URL is no longer acceptable.
+    /// Starts a claimed notification, queues it behind its destination's
+    /// deliveries, or hands it back if that queue is full or its URL is no
+    /// longer acceptable.
     fn start(
         self: &Arc<Self>,
         delivery: PushDelivery,
-        done: mpsc::UnboundedSender<PushFinish>,
+        done: &mpsc::UnboundedSender<PushFinish>,
         settled: &mut Vec<PushFinish>,
     ) {
         let target = match self.policy.target(&delivery.config.url) {
@@ -184,38 +261,71 @@ impl Deliverer {
                 return;
             }
         };
-        let destination = target.destination();
-        {
-            let mut busy = self.busy.lock();
-            let n = busy.per_destination.entry(destination.clone()).or_default();
-            if *n >= self.policy.settings().per_destination {
-                let at_ms = unix_millis(SystemTime::now() + DEFER);
-                settled.push(PushFinish {
-                    key: delivery.key,
-                    outcome: PushOutcome::Deferred { at_ms },
-                });
-                return;
-            }
-            *n += 1;
-            busy.total += 1;
+        let s = self.policy.settings();
+        let dest = target.destination();
+        let job = Job {
+            delivery,
+            target,
+            claimed: Instant::now(),
+        };
+        let mut busy = self.busy.lock();
+        let can_send = busy.sending < s.concurrency;
+        let d = busy.destinations.entry(dest.clone()).or_default();
+        if d.sending < s.per_destination && can_send {
+            d.sending += 1;
+            busy.sending += 1;
+            drop(busy);
+            let this = Arc::clone(self);
+            tokio::spawn(this.work(dest, job, done.clone()));
+        } else if d.queue.len() < s.per_destination * WAITING_PER_SLOT {
+            d.queue.push_back(job);
+            busy.waiting += 1;
+        } else {
+            settled.push(PushFinish {
+                key: job.delivery.key,
+                outcome: PushOutcome::Deferred {
+                    at_ms: unix_millis(SystemTime::now() + DEFER),
+                },
+            });
         }
-        let this = Arc::clone(self);
-        tokio::spawn(async move {
-            let (body, headers) = this.request(&delivery);
-            let sent = this.sender.send(&target, headers, body).await;
-            let finish = this.outcome(&delivery, sent);
-            {
-                let mut busy = this.busy.lock();
-                busy.total -= 1;
-                if let Some(n) = busy.per_destination.get_mut(&destination) {
-                    *n -= 1;
-                    if *n == 0 {
-                        busy.per_destination.remove(&destination);
-                    }
+    }
+
+    /// Sends `job`, then the jobs waiting for its destination (or another
+    /// destination's, when its own have none), until there are none.
+    async fn work(self: Arc<Self>, mut dest: String, mut job: Job, done: mpsc::UnboundedSender<PushFinish>) {
+        let s = self.policy.settings();
+        // Past this, a waiting job's lease could end before it is sent.
+        let stale = s.lease() / 2;
+        loop {
+            let finish = if job.claimed.elapsed() > stale {
+                PushFinish {
+                    key: job.delivery.key.clone(),
+                    outcome: PushOutcome::Deferred {
+                        at_ms: unix_millis(SystemTime::now()),
+                    },
                 }
-            }
+            } else {
+                let (body, headers) = self.request(&job.delivery);
+                let sent = self.sender.send(&job.target, headers, body).await;
+                self.outcome(&job.delivery, sent)
+            };
+            let next = {
+                let mut busy = self.busy.lock();
+                let next = busy.next_job(&dest, s.per_destination);
+                if next.is_none() {
+                    busy.sending -= 1;
+                }
+                next
+            };
             let _ = done.send(finish);
-        });
+            match next {
+                Some((d, j)) => {
+                    dest = d;
+                    job = j;
+                }
+                None => return,
+            }
+        }
     }
 
     /// The body and headers of a notification.
