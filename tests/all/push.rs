@@ -653,7 +653,7 @@ async fn raw_receiver(answer: &'static [u8], drip: bool) -> String {
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                 }
-                let _ = conn.set_linger(Some(Duration::ZERO));
+                let _ = conn.set_zero_linger();
                 drop(conn);
             });
         }

@@ -292,7 +292,12 @@ impl Deliverer {
 
     /// Sends `job`, then the jobs waiting for its destination (or another
     /// destination's, when its own have none), until there are none.
-    async fn work(self: Arc<Self>, mut dest: String, mut job: Job, done: mpsc::UnboundedSender<PushFinish>) {
+    async fn work(
+        self: Arc<Self>,
+        mut dest: String,
+        mut job: Job,
+        done: mpsc::UnboundedSender<PushFinish>,
+    ) {
         let s = self.policy.settings();
         // Past this, a waiting job's lease could end before it is sent.
         let stale = s.lease() / 2;
