@@ -723,3 +723,88 @@ async fn resets_and_dripping_bodies_are_retried_then_dead_lettered() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_push_command_lists_and_requeues_dead_letters() {
+    use crate::support::process::a2a_host;
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("host.db").display());
+    let hook = Webhook::ok().await;
+    let host = Host::builder()
+        .store(store.as_str())
+        .shared_agent("echo", TestAgent::arc("echo"))
+        .push(PushSettings {
+            allow_http: true,
+            poll_interval: Duration::from_millis(100),
+            ..Default::default()
+        })
+        .build()
+        .await
+        .unwrap();
+    let s = start_host(&host).await;
+    let done = s.send_text("echo", "input", Value::Null).await;
+    let task = done["task"]["id"].as_str().unwrap().to_string();
+    host.store()
+        .put_push_config(&TaskPushNotificationConfig {
+            id: Some("c".into()),
+            task_id: Some(task.clone()),
+            url: hook.url.replace("127.0.0.1", "localhost"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut msg = user_message("done");
+    msg["taskId"] = json!(task);
+    s.rpc("echo", "SendMessage", json!({"message": msg})).await;
+    eventually(WAIT, "a dead letter", async || {
+        host.store()
+            .push_counts()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.dead >= 2)
+    })
+    .await;
+    s.stop().await;
+    host.shutdown(Duration::from_secs(1)).await;
+    drop(host);
+
+    let run = |args: &[&str]| {
+        let out = a2a_host()
+            .arg("push")
+            .args(args)
+            .args(["--store", &store])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let status = run(&["status"]);
+    assert!(status.contains("echo"), "{status}");
+    let dead = run(&["dead", "--task", &task]);
+    assert!(dead.contains(&format!("{task}/c/")), "{dead}");
+    assert!(dead.contains("webhook refused"), "{dead}");
+    assert!(!dead.contains("?"), "{dead}");
+    let n = dead.matches(&format!("{task}/c/")).count();
+    assert!(n >= 2, "{dead}");
+    let retried = run(&["retry", "--agent", "echo"]);
+    assert!(
+        retried.starts_with(&format!("{n} notification(s) requeued")),
+        "{retried}"
+    );
+    let status = run(&["status"]);
+    let row: Vec<&str> = status
+        .lines()
+        .find(|l| l.starts_with("echo"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row, ["echo", &n.to_string(), "0"], "{status}");
+    let none = run(&["dead"]);
+    assert!(none.contains("no dead-lettered notifications"), "{none}");
+}
