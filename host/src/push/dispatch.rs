@@ -188,6 +188,15 @@ impl Deliverer {
             if claimed > 0 && claimed == asked {
                 continue;
             }
+            if asked > 0 && claimed == 0 && done.is_empty() {
+                // Nothing was due: a claim scans the queue, so commits that
+                // wake the loop faster than this (a busy host whose
+                // receivers are failing) do not each cost one.
+                tokio::select! {
+                    _ = tokio::time::sleep(MIN_IDLE) => {}
+                    _ = stop.cancelled() => {}
+                }
+            }
             let wait = if !done.is_empty() {
                 Duration::ZERO
             } else if outstanding > 0 || claimed > 0 {
