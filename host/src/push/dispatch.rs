@@ -4,12 +4,12 @@
 //!
 //! - **Order.** The store hands out only the head of each config's queue,
 //!   so a config's notifications go out one at a time, in event order.
-//! - **Isolation.** Each delivery runs in its own tokio task. At most
-//!   `concurrency` are in flight host-wide and `per_destination` per
-//!   `host:port`; a notification claimed for a destination that is full is
-//!   handed back (deferred, not counted as an attempt) so that a slow
-//!   receiver holds only its own share and never the task that produced
-//!   the event.
+//! - **Isolation.** Deliveries run in their own tokio tasks, at most
+//!   `concurrency` host-wide and `per_destination` per `host:port`. A
+//!   notification claimed for a destination that is full waits in memory
+//!   behind it (up to `WAITING_PER_SLOT` per slot; beyond that it is
+//!   handed back, deferred, not counted as an attempt), so a slow receiver
+//!   holds only its own share and never the task that produced the event.
 //! - **Retries.** A failed attempt is retried after an exponential backoff
 //!   with jitter (or the receiver's `Retry-After`, within bounds) until
 //!   `max_attempts` or `max_age`; then the notification is dead-lettered

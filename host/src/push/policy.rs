@@ -24,7 +24,7 @@
 //! Header values (`token`, the authentication scheme and credentials) must
 //! be visible ASCII without CR or LF, so they cannot inject headers.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,8 +100,6 @@ pub struct Target {
     pub host: String,
     /// The port (the scheme's default when the URL gives none).
     pub port: u16,
-    /// Whether non-public addresses are allowed for this host.
-    pub allow_non_public: bool,
 }
 
 impl Target {
@@ -253,18 +251,12 @@ impl PushPolicy {
                 "`{host}` is not on the operator's list of webhook hosts"
             )));
         }
-        let allow_non_public = self.opens_non_public(&host);
-        if scheme == "http" && !s.allow_http && !allow_non_public {
+        if scheme == "http" && !s.allow_http && !self.opens_non_public(&host) {
             return Err(Refusal::url(
                 "plain http:// webhooks are refused; use https:// (the operator can allow http)",
             ));
         }
-        Ok(Target {
-            url,
-            host,
-            port,
-            allow_non_public,
-        })
+        Ok(Target { url, host, port })
     }
 
     /// Resolves `target` and checks every address: what a connection may
@@ -273,26 +265,40 @@ impl PushPolicy {
         &self,
         target: &Target,
         timeout: Duration,
-    ) -> Result<Vec<std::net::SocketAddr>, Unreachable> {
-        let addrs =
-            net::resolve_checked(&target.host, target.port, target.allow_non_public, timeout)
-                .await
-                .map_err(|e| match e {
-                    ResolveError::Refused(r) => Unreachable::Refused(format!(
-                        "{r}; webhooks must reach public addresses (the operator can allow private \
-                 ones with --push-allow-private)"
-                    )),
-                    e => Unreachable::Lookup(e.to_string()),
-                })?;
+    ) -> Result<Vec<SocketAddr>, Unreachable> {
+        let plain_http = target.url.scheme() == "http";
+        self.resolve_host(&target.host, target.port, plain_http, timeout)
+            .await
+    }
+
+    /// Resolves `host` (normalised) and checks every address against this
+    /// policy: non-public ones unless [`opens_non_public`](Self::opens_non_public),
+    /// and, for `plain_http` without `allow_http`, public ones too (they
+    /// need https).
+    pub async fn resolve_host(
+        &self,
+        host: &str,
+        port: u16,
+        plain_http: bool,
+        timeout: Duration,
+    ) -> Result<Vec<SocketAddr>, Unreachable> {
+        let addrs = net::resolve_checked(host, port, self.opens_non_public(host), timeout)
+            .await
+            .map_err(|e| match e {
+                ResolveError::Refused(r) => Unreachable::Refused(format!(
+                    "{r}; webhooks must reach public addresses (the operator can allow private \
+                     ones with --push-allow-private)"
+                )),
+                e => Unreachable::Lookup(e.to_string()),
+            })?;
         // Plain http:// is for allow_http, or for a non-public address the
         // operator opened; a public address needs https.
-        if target.url.scheme() == "http"
+        if plain_http
             && !self.settings.allow_http
             && let Some(public) = addrs.iter().find(|a| net::non_public(a.ip()).is_none())
         {
             return Err(Unreachable::Refused(format!(
-                "`{}` resolves to the public address {}, which needs https://",
-                target.host,
+                "`{host}` resolves to the public address {}, which needs https://",
                 public.ip()
             )));
         }

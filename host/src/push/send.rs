@@ -1,9 +1,9 @@
 //! Sending one notification: an HTTP POST whose connection can only go to
 //! an address the policy checked.
 //!
-//! The clients resolve names with [`CheckedResolver`], which is
-//! [`crate::net::resolve_checked`]: the addresses it returns are the only
-//! ones a connection is opened to, so a DNS answer that changes after the
+//! The clients resolve names with `CheckedResolver`, which is
+//! [`PushPolicy::resolve_host`] (over [`crate::net::resolve_checked`]): the
+//! addresses it returns are the only ones a connection is opened to, so a DNS answer that changes after the
 //! check (rebinding) cannot move it. IP literals never reach a resolver,
 //! so the caller checks them ([`PushPolicy::resolve`]) before sending.
 //! Redirects are not followed, proxies from the environment are ignored
@@ -18,7 +18,6 @@ use http::HeaderMap;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use super::policy::{PushPolicy, Target, Unreachable};
-use crate::net::{self, ResolveError};
 
 /// The most bytes of a receiver's response that are read.
 pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
@@ -54,41 +53,26 @@ impl std::fmt::Display for PolicyRefusal {
 
 impl std::error::Error for PolicyRefusal {}
 
-/// The resolver of the delivery clients: every address checked; with
-/// `public_needs_tls`, public addresses refused too (the client for plain
-/// `http://`).
+/// The resolver of the delivery clients: [`PushPolicy::resolve_host`],
+/// for the client of `https://` or of plain `http://` URLs.
 struct CheckedResolver {
     policy: Arc<PushPolicy>,
-    public_needs_tls: bool,
+    plain_http: bool,
 }
 
 impl Resolve for CheckedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = Arc::clone(&self.policy);
-        let public_needs_tls = self.public_needs_tls;
+        let plain_http = self.plain_http;
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let open = policy.opens_non_public(&host);
             let timeout = policy.settings().timeout;
             // The connector sets the port; 0 is a placeholder.
-            let addrs = net::resolve_checked(&host, 0, open, timeout)
-                .await
-                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> {
-                    match e {
-                        ResolveError::Refused(r) => Box::new(PolicyRefusal(r.to_string())),
-                        e => Box::new(e),
-                    }
-                })?;
-            if public_needs_tls
-                && let Some(public) = addrs.iter().find(|a| net::non_public(a.ip()).is_none())
-            {
-                return Err(Box::new(PolicyRefusal(format!(
-                    "`{host}` resolves to the public address {}, which needs https://",
-                    public.ip()
-                )))
-                    as Box<dyn std::error::Error + Send + Sync>);
+            match policy.resolve_host(&host, 0, plain_http, timeout).await {
+                Ok(addrs) => Ok(Box::new(addrs.into_iter()) as Addrs),
+                Err(Unreachable::Refused(why)) => Err(Box::new(PolicyRefusal(why)) as _),
+                Err(Unreachable::Lookup(why)) => Err(why.into()),
             }
-            Ok(Box::new(addrs.into_iter()) as Addrs)
         })
     }
 }
@@ -103,12 +87,12 @@ pub struct Sender {
 impl Sender {
     /// Clients for `policy`'s settings.
     pub fn new(policy: Arc<PushPolicy>) -> Result<Sender, String> {
-        let build = |public_needs_tls: bool| {
+        let build = |plain_http: bool| {
             let s = policy.settings();
             reqwest::Client::builder()
                 .dns_resolver(Arc::new(CheckedResolver {
                     policy: Arc::clone(&policy),
-                    public_needs_tls,
+                    plain_http,
                 }))
                 .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())
@@ -120,10 +104,9 @@ impl Sender {
                 .build()
                 .map_err(|e| format!("push: cannot build the HTTP client: {e}"))
         };
-        let public_http_ok = policy.settings().allow_http;
         Ok(Sender {
             https: build(false)?,
-            http: build(!public_http_ok)?,
+            http: build(true)?,
             policy,
         })
     }
