@@ -505,8 +505,8 @@ async fn inspect(shared: &Shared, path: &str, headers: &HeaderMap, body: &[u8]) 
 /// Compares without stopping at the first difference, so the time taken
 /// does not tell how much of a guessed token was right.
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 #[cfg(test)]
