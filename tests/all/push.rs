@@ -133,6 +133,19 @@ async fn configs_round_trip_on_every_binding_and_the_card_says_so() {
         .await;
     assert_eq!(r.body["result"]["configs"][0]["id"], "mine");
     assert_eq!(r.body["result"]["nextPageToken"], "");
+    for (params, field) in [
+        (json!({"taskId": task, "pageSize": -1}), "pageSize"),
+        (
+            json!({"taskId": task, "pageToken": "not-ours"}),
+            "pageToken",
+        ),
+    ] {
+        let r = s
+            .rpc("echo", "ListTaskPushNotificationConfigs", params)
+            .await;
+        assert_eq!(r.rpc_code(), Some(-32602), "{}", r.text);
+        assert_eq!(r.violated_field().as_deref(), Some(field), "{}", r.text);
+    }
 
     // Delete is idempotent; a deleted config is not found.
     for _ in 0..2 {

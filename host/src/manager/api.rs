@@ -352,26 +352,17 @@ impl TaskManager {
     pub async fn create_push_config(
         &self,
         agent: &str,
-        mut config: TaskPushNotificationConfig,
+        config: TaskPushNotificationConfig,
     ) -> Result<TaskPushNotificationConfig, A2aError> {
         self.require_agent(agent)?;
-        let policy = self.push_policy()?;
+        self.push_policy()?;
         let task_id = config
             .task_id
             .clone()
             .filter(|t| !t.is_empty())
             .ok_or_else(|| A2aError::invalid_field("taskId", "taskId is required"))?;
         self.stored_task(agent, &task_id).await?;
-        policy
-            .check_config(&config)
-            .await
-            .map_err(|r| r.into_error(""))?;
-        let id = config
-            .id
-            .take()
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        config.id = Some(id.clone());
+        let config = self.vet_push_config(config, "").await?;
         self.check_push_room(&task_id, &config).await?;
         self.inner.store.put_push_config(&config).await?;
         Ok(config)
@@ -461,10 +452,10 @@ impl TaskManager {
     pub(super) async fn inline_push_config(
         &self,
         message: &crate::model::Message,
-        mut config: TaskPushNotificationConfig,
+        config: TaskPushNotificationConfig,
     ) -> Result<TaskPushNotificationConfig, A2aError> {
         const FIELD: &str = "configuration.taskPushNotificationConfig";
-        let policy = self.push_policy()?;
+        self.push_policy()?;
         let message_task = message.task_id.as_deref().filter(|t| !t.is_empty());
         if let Some(given) = config.task_id.as_deref().filter(|t| !t.is_empty())
             && message_task.is_some_and(|t| t != given)
@@ -474,11 +465,22 @@ impl TaskManager {
                 format!("taskId `{given}` is not the message's task"),
             ));
         }
-        policy
+        let mut config = self.vet_push_config(config, FIELD).await?;
+        config.task_id = message_task.map(str::to_string);
+        Ok(config)
+    }
+
+    /// Checks a config under the push policy (errors name its fields under
+    /// `prefix`) and gives it an id if it has none.
+    async fn vet_push_config(
+        &self,
+        mut config: TaskPushNotificationConfig,
+        prefix: &str,
+    ) -> Result<TaskPushNotificationConfig, A2aError> {
+        self.push_policy()?
             .check_config(&config)
             .await
-            .map_err(|r| r.into_error(FIELD))?;
-        config.task_id = message_task.map(str::to_string);
+            .map_err(|r| r.into_error(prefix))?;
         if config.id.as_deref().is_none_or(str::is_empty) {
             config.id = Some(uuid::Uuid::new_v4().to_string());
         }
