@@ -276,6 +276,28 @@ mod tests {
         schema.connect().await;
     }
 
+    /// A client on `schema` as an older release left it: the first
+    /// `version` migrations applied and recorded.
+    async fn database_at(schema: &TestSchema, version: usize) -> tokio_postgres::Client {
+        let raw = schema.raw_client().await;
+        raw.batch_execute(&format!("CREATE SCHEMA \"{}\"", schema.name))
+            .await
+            .unwrap();
+        for step in &MIGRATIONS[..version] {
+            raw.batch_execute(step).await.unwrap();
+        }
+        raw.batch_execute(&format!(
+            "CREATE TABLE schema_version (
+                 singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+                 version   INTEGER NOT NULL
+             );
+             INSERT INTO schema_version (version) VALUES ({version})"
+        ))
+        .await
+        .unwrap();
+        raw
+    }
+
     /// A database written at schema version 1 (descending time indexes)
     /// gets the ascending ones and keeps its tasks.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,20 +305,7 @@ mod tests {
         let Some(schema) = TestSchema::new() else {
             return;
         };
-        let raw = schema.raw_client().await;
-        raw.batch_execute(&format!("CREATE SCHEMA \"{}\"", schema.name))
-            .await
-            .unwrap();
-        raw.batch_execute(MIGRATIONS[0]).await.unwrap();
-        raw.batch_execute(
-            "CREATE TABLE schema_version (
-                 singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
-                 version   INTEGER NOT NULL
-             );
-             INSERT INTO schema_version (version) VALUES (1)",
-        )
-        .await
-        .unwrap();
+        let raw = database_at(&schema, 1).await;
         let descending = index_definitions(&raw).await;
         assert!(descending.contains("status_ms DESC"), "{descending}");
         bulk_insert(&raw, 30, "'TASK_STATE_COMPLETED'").await;
@@ -333,21 +342,7 @@ mod tests {
         let Some(schema) = TestSchema::new() else {
             return;
         };
-        let raw = schema.raw_client().await;
-        raw.batch_execute(&format!("CREATE SCHEMA \"{}\"", schema.name))
-            .await
-            .unwrap();
-        raw.batch_execute(MIGRATIONS[0]).await.unwrap();
-        raw.batch_execute(MIGRATIONS[1]).await.unwrap();
-        raw.batch_execute(
-            "CREATE TABLE schema_version (
-                 singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
-                 version   INTEGER NOT NULL
-             );
-             INSERT INTO schema_version (version) VALUES (2)",
-        )
-        .await
-        .unwrap();
+        let raw = database_at(&schema, 2).await;
         bulk_insert(&raw, 2, "'TASK_STATE_WORKING'").await;
         raw.batch_execute(
             "INSERT INTO push_configs (task_id, id, config) VALUES \
