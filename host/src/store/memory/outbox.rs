@@ -70,6 +70,25 @@ fn range_start(task_id: &str, config_id: &str) -> PushKey {
     }
 }
 
+/// Removes the run of keys from `start` on for which `within` holds;
+/// returns how many.
+fn drop_run<V>(
+    map: &mut BTreeMap<PushKey, V>,
+    start: PushKey,
+    within: impl Fn(&PushKey) -> bool,
+) -> u64 {
+    let keys: Vec<PushKey> = map
+        .range((Bound::Included(start), Bound::Unbounded))
+        .map(|(k, _)| k)
+        .take_while(|k| within(k))
+        .cloned()
+        .collect();
+    for key in &keys {
+        map.remove(key);
+    }
+    keys.len() as u64
+}
+
 impl Outbox {
     /// The pending rows that head their config's queue.
     pub(super) fn heads(&self) -> impl Iterator<Item = (&PushKey, &Pending)> {
@@ -84,36 +103,16 @@ impl Outbox {
 
     /// Drops one config's pending rows.
     pub(super) fn drop_pending(&mut self, task_id: &str, config_id: &str) {
-        let keys: Vec<PushKey> = self
-            .pending
-            .range((
-                Bound::Included(range_start(task_id, config_id)),
-                Bound::Unbounded,
-            ))
-            .map(|(k, _)| k)
-            .take_while(|k| k.task_id == task_id && k.config_id == config_id)
-            .cloned()
-            .collect();
-        for key in keys {
-            self.pending.remove(&key);
-        }
+        drop_run(&mut self.pending, range_start(task_id, config_id), |k| {
+            k.task_id == task_id && k.config_id == config_id
+        });
     }
 
     /// Drops every row of a task, pending or dead; returns how many.
     pub(super) fn drop_task(&mut self, task_id: &str) -> u64 {
-        fn drop_from<V>(map: &mut BTreeMap<PushKey, V>, task_id: &str) -> u64 {
-            let keys: Vec<PushKey> = map
-                .range((Bound::Included(range_start(task_id, "")), Bound::Unbounded))
-                .map(|(k, _)| k)
-                .take_while(|k| k.task_id == task_id)
-                .cloned()
-                .collect();
-            for key in &keys {
-                map.remove(key);
-            }
-            keys.len() as u64
-        }
-        drop_from(&mut self.pending, task_id) + drop_from(&mut self.dead, task_id)
+        let of_task = |k: &PushKey| k.task_id == task_id;
+        drop_run(&mut self.pending, range_start(task_id, ""), of_task)
+            + drop_run(&mut self.dead, range_start(task_id, ""), of_task)
     }
 
     /// The dead letters matching `query` (its agent checked by `agent_of`),
