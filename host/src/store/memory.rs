@@ -144,6 +144,9 @@ fn upsert_config(
 #[async_trait]
 impl Store for MemoryStore {
     async fn write_task(&self, write: TaskWrite<'_>) -> Result<Committed, StoreError> {
+        let push_config = write
+            .checked_push_config()?
+            .map(|(config, _)| config.clone());
         // Kept as given: the snapshot and events are shared, not copied.
         let snapshot = write.task;
         let mut events = write.events;
@@ -151,19 +154,6 @@ impl Store for MemoryStore {
         if id.is_empty() {
             return Err(StoreError::Other("a task needs a non-empty id".into()));
         }
-
-        let push_config = match write.push_config {
-            Some(config) => {
-                let (task_id, _) = push_config_key(config)?;
-                if task_id != id {
-                    return Err(StoreError::Other(format!(
-                        "a write of task `{id}` cannot store a push config of task `{task_id}`"
-                    )));
-                }
-                Some(config.clone())
-            }
-            None => None,
-        };
 
         let mut inner = self.inner.write();
         let inner = &mut *inner;
@@ -412,7 +402,7 @@ impl Store for MemoryStore {
     }
 
     async fn put_push_config(&self, config: &TaskPushNotificationConfig) -> Result<(), StoreError> {
-        let (task_id, _) = push_config_key(config)?;
+        let (task_id, _) = super::outbox::push_config_key(config)?;
         let config = config.clone();
         let mut inner = self.inner.write();
         let Some(entry) = inner.tasks.get_mut(task_id) else {
@@ -462,7 +452,7 @@ impl Store for MemoryStore {
 
     async fn claim_pushes(&self, claim: &PushClaim<'_>) -> Result<Vec<PushDelivery>, StoreError> {
         let now = claim.now_ms;
-        let until = lease_end(claim);
+        let until = claim.lease_end();
         let mut inner = self.inner.write();
         let inner = &mut *inner;
         let mut due: Vec<(i64, PushKey)> = inner
@@ -678,12 +668,6 @@ impl Store for MemoryStore {
     }
 }
 
-/// When a lease taken by `claim` ends, in Unix milliseconds.
-pub(crate) fn lease_end(claim: &PushClaim<'_>) -> i64 {
-    let lease = i64::try_from(claim.lease.as_millis()).unwrap_or(i64::MAX);
-    claim.now_ms.saturating_add(lease)
-}
-
 /// What a claim of `key` hands out, but its attempts and age; `None` if its
 /// task, config or event is gone.
 fn delivery(tasks: &hashbrown::HashMap<String, Box<Entry>>, key: &PushKey) -> Option<PushDelivery> {
@@ -703,23 +687,6 @@ fn delivery(tasks: &hashbrown::HashMap<String, Box<Entry>>, key: &PushKey) -> Op
         attempts: 0,
         queued_ms: 0,
     })
-}
-
-/// The `(task id, config id)` of a push config, both required and non-empty.
-pub(crate) fn push_config_key(
-    config: &TaskPushNotificationConfig,
-) -> Result<(&str, &str), StoreError> {
-    let task_id = config
-        .task_id
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| StoreError::Other("a push config needs a task id".into()))?;
-    let config_id = config
-        .id
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| StoreError::Other("a push config needs an id".into()))?;
-    Ok((task_id, config_id))
 }
 
 #[cfg(test)]

@@ -119,6 +119,26 @@ pub struct TaskWrite<'a> {
     pub push_config: Option<&'a TaskPushNotificationConfig>,
 }
 
+impl<'a> TaskWrite<'a> {
+    /// [`TaskWrite::push_config`] with its id, refused (nothing written)
+    /// if it lacks an id or task id, or belongs to another task.
+    pub(crate) fn checked_push_config(
+        &self,
+    ) -> Result<Option<(&'a TaskPushNotificationConfig, &'a str)>, StoreError> {
+        let Some(config) = self.push_config else {
+            return Ok(None);
+        };
+        let (task_id, config_id) = outbox::push_config_key(config)?;
+        if task_id != self.task.id {
+            return Err(StoreError::Other(format!(
+                "a write of task `{}` cannot store a push config of task `{task_id}`",
+                self.task.id
+            )));
+        }
+        Ok(Some((config, config_id)))
+    }
+}
+
 /// What a successful write produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Committed {

@@ -26,6 +26,7 @@
 
 use std::time::Duration;
 
+use super::StoreError;
 use crate::model::{StreamResponse, TaskPushNotificationConfig};
 
 /// Names one queued notification: an event of a task, for one of its push
@@ -61,6 +62,14 @@ pub struct PushClaim<'a> {
     pub lease: Duration,
     /// The most rows to claim (at most one per push config).
     pub limit: usize,
+}
+
+impl PushClaim<'_> {
+    /// When the leases it takes end, in Unix milliseconds.
+    pub fn lease_end(&self) -> i64 {
+        let lease = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
+        self.now_ms.saturating_add(lease)
+    }
 }
 
 /// A claimed notification, with everything needed to send it.
@@ -155,4 +164,21 @@ pub struct PushCounts {
     pub pending: u64,
     /// Dead-lettered.
     pub dead: u64,
+}
+
+/// The `(task id, config id)` of a push config, both required and non-empty.
+pub(crate) fn push_config_key(
+    config: &TaskPushNotificationConfig,
+) -> Result<(&str, &str), StoreError> {
+    let task_id = config
+        .task_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| StoreError::Other("a push config needs a task id".into()))?;
+    let config_id = config
+        .id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| StoreError::Other("a push config needs an id".into()))?;
+    Ok((task_id, config_id))
 }

@@ -5,7 +5,6 @@ use std::time::SystemTime;
 
 use super::outbox::{put_config, queue_events};
 use super::{PostgresStore, db, to_json, unsigned};
-use crate::store::memory::push_config_key;
 use crate::store::{Committed, StoreError, TaskWrite, status_millis, unix_millis};
 
 impl PostgresStore {
@@ -16,16 +15,8 @@ impl PostgresStore {
             return Err(StoreError::Other("a task needs a non-empty id".into()));
         }
         let id = task.id.as_str();
-        let push_config = match write.push_config {
-            Some(config) => {
-                let (task_id, config_id) = push_config_key(config)?;
-                if task_id != id {
-                    return Err(StoreError::Other(format!(
-                        "a write of task `{id}` cannot store a push config of task `{task_id}`"
-                    )));
-                }
-                Some((config_id, to_json(config)?))
-            }
+        let push_config = match write.checked_push_config()? {
+            Some((config, config_id)) => Some((config_id, to_json(config)?)),
             None => None,
         };
         let snapshot = to_json(task)?;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::outbox::{lock_task, put_config};
 use super::{PostgresStore, db, json_column, to_json, unsigned};
 use crate::model::{StreamResponse, TaskPushNotificationConfig, TaskState};
-use crate::store::memory::{lease_end, push_config_key};
+use crate::store::outbox::push_config_key;
 use crate::store::{
     Committed, DeadPush, DeadPushQuery, PURGE_BATCH, PurgeReport, PushClaim, PushCounts,
     PushDelivery, PushFinish, Retention, Store, StoreError, StoredTask, TaskPage, TaskQuery,
@@ -249,7 +249,7 @@ impl Store for PostgresStore {
         if claim.limit == 0 {
             return Ok(Vec::new());
         }
-        self.claim(claim.owner, claim.now_ms, lease_end(claim), claim.limit)
+        self.claim(claim.owner, claim.now_ms, claim.lease_end(), claim.limit)
             .await
     }
 

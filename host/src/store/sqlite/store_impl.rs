@@ -12,7 +12,7 @@ use super::outbox;
 use super::purge::{purge_contexts_batch, purge_tasks_batch};
 use super::{SqliteStore, json_column, now_millis, to_json};
 use crate::model::{StreamResponse, TaskPushNotificationConfig, TaskState};
-use crate::store::memory::{lease_end, push_config_key};
+use crate::store::outbox::push_config_key;
 use crate::store::paging;
 use crate::store::{
     Committed, DeadPush, DeadPushQuery, PURGE_BATCH, PurgeReport, PushClaim, PushCounts,
@@ -282,7 +282,7 @@ impl Store for SqliteStore {
 
     async fn claim_pushes(&self, claim: &PushClaim<'_>) -> Result<Vec<PushDelivery>, StoreError> {
         let owner = claim.owner.to_string();
-        let (now, until, limit) = (claim.now_ms, lease_end(claim), claim.limit);
+        let (now, until, limit) = (claim.now_ms, claim.lease_end(), claim.limit);
         if limit == 0 {
             return Ok(Vec::new());
         }

@@ -5,7 +5,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::outbox::{put_config, queue_events};
 use super::{now_millis, to_json};
-use crate::store::memory::push_config_key;
 use crate::store::{Committed, StoreError, TaskWrite, status_millis};
 
 /// A [`TaskWrite`] with everything owned and serialized, ready to queue
@@ -37,17 +36,8 @@ impl EncodedWrite {
         if task.id.is_empty() {
             return Err(StoreError::Other("a task needs a non-empty id".into()));
         }
-        let push_config = match write.push_config {
-            Some(config) => {
-                let (task_id, config_id) = push_config_key(config)?;
-                if task_id != task.id {
-                    return Err(StoreError::Other(format!(
-                        "a write of task `{}` cannot store a push config of task `{task_id}`",
-                        task.id
-                    )));
-                }
-                Some((config_id.to_string(), to_json(config)?))
-            }
+        let push_config = match write.checked_push_config()? {
+            Some((config, config_id)) => Some((config_id.to_string(), to_json(config)?)),
             None => None,
         };
         Ok(EncodedWrite {
