@@ -1470,7 +1470,7 @@ async fn redis_down_is_a_503_and_the_host_recovers_by_itself() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn push_notifications_survive_a_process_killed_mid_delivery() {
-    use crate::support::webhook::{Behaviour, Webhook, all_final, complete_without_gaps};
+    use crate::support::webhook::{Behaviour, Webhook, send_completed, wait_complete};
     let Some((keys, schema)) = services("push_notifications_survive").await else {
         return;
     };
@@ -1481,19 +1481,7 @@ async fn push_notifications_survive_a_process_killed_mid_delivery() {
     let mut a = serve_with(&site, &schema.store_url(), &keys.bus_url(), 8, &push);
     let mut tasks = Vec::new();
     for i in 0..4 {
-        let done = rpc(
-            &a.base,
-            "echo",
-            "SendMessage",
-            json!({"message": user_message(&format!("n{i}")),
-                   "configuration": {"taskPushNotificationConfig": {"url": hook.url}}}),
-        )
-        .await;
-        assert_eq!(
-            done["task"]["status"]["state"], "TASK_STATE_COMPLETED",
-            "{done}"
-        );
-        tasks.push(done["task"]["id"].as_str().unwrap().to_string());
+        tasks.push(send_completed(&a.base, "echo", user_message(&format!("n{i}")), &hook).await);
     }
     eventually(
         Duration::from_secs(20),
@@ -1504,17 +1492,11 @@ async fn push_notifications_survive_a_process_killed_mid_delivery() {
     let b = serve_with(&site, &schema.store_url(), &keys.bus_url(), 8, &push);
     a.kill();
     hook.set(Behaviour::Ok);
-    eventually(
-        Duration::from_secs(60),
-        "every final notification",
-        async || all_final(&hook, &tasks),
-    )
-    .await;
-    let got = hook.accepted();
     // Gap-free per task, duplicates identical; the first ones hung on A,
     // so B delivered them again under the same ids.
-    let distinct = complete_without_gaps(&got);
+    let distinct = wait_complete(&hook, &tasks, Duration::from_secs(60)).await;
     assert!(distinct >= 4 * 2, "{distinct}");
+    let got = hook.accepted();
     let hung: Vec<String> = hook.received()[..4].iter().map(|r| r.id()).collect();
     for id in &hung {
         assert!(

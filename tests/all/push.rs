@@ -15,7 +15,9 @@ use crate::support::agents::TestAgent;
 use crate::support::eventually;
 use crate::support::http::{state, user_message};
 use crate::support::server::{TestServer, start_host};
-use crate::support::webhook::{Behaviour, Webhook, all_final, complete_without_gaps};
+use crate::support::webhook::{
+    Behaviour, Webhook, complete_without_gaps, send_completed, wait_complete,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -49,6 +51,18 @@ async fn finished_task(s: &TestServer) -> String {
     done["task"]["id"].as_str().unwrap().to_string()
 }
 
+/// `capabilities.pushNotifications` of the echo agent's card.
+async fn push_capability(s: &TestServer) -> Value {
+    let card = s
+        .send(
+            s.client
+                .get(s.url("/agents/echo/.well-known/agent-card.json")),
+        )
+        .await
+        .body;
+    card["capabilities"]["pushNotifications"].clone()
+}
+
 fn inline(url: &str) -> Value {
     json!({"taskPushNotificationConfig": {
         "url": url,
@@ -60,14 +74,7 @@ fn inline(url: &str) -> Value {
 #[tokio::test]
 async fn configs_round_trip_on_every_binding_and_the_card_says_so() {
     let (_host, s) = serve(local()).await;
-    let card = s
-        .send(
-            s.client
-                .get(s.url("/agents/echo/.well-known/agent-card.json")),
-        )
-        .await
-        .body;
-    assert_eq!(card["capabilities"]["pushNotifications"], true);
+    assert_eq!(push_capability(&s).await, true);
     let task = finished_task(&s).await;
 
     // JSON-RPC 1.0.
@@ -326,14 +333,7 @@ async fn push_can_be_turned_off() {
         ..Default::default()
     };
     let (_host, s) = serve(settings).await;
-    let card = s
-        .send(
-            s.client
-                .get(s.url("/agents/echo/.well-known/agent-card.json")),
-        )
-        .await
-        .body;
-    assert_eq!(card["capabilities"]["pushNotifications"], false);
+    assert_eq!(push_capability(&s).await, false);
     let task = finished_task(&s).await;
     let r = s
         .rpc(
@@ -585,7 +585,6 @@ async fn signed_notifications_verify_and_a_tampered_body_does_not() {
 #[tokio::test(flavor = "multi_thread")]
 async fn notifications_pending_at_a_sigkill_arrive_after_the_restart() {
     use crate::support::guests::fill_agents_folder;
-    use crate::support::http::rpc;
     use crate::support::process::{Serve, a2a_host};
 
     let dir = tempfile::tempdir().unwrap();
@@ -613,20 +612,9 @@ async fn notifications_pending_at_a_sigkill_arrive_after_the_restart() {
     let mut host = serve();
     let mut tasks = Vec::new();
     for i in 0..4 {
-        let done = rpc(
-            &host.base,
-            "countdown",
-            "SendMessage",
-            json!({"message": {"messageId": format!("m{i}"), "role": "ROLE_USER",
-                               "parts": [{"text": "3"}]},
-                   "configuration": {"taskPushNotificationConfig": {"url": hook.url}}}),
-        )
-        .await;
-        assert_eq!(
-            done["task"]["status"]["state"], "TASK_STATE_COMPLETED",
-            "{done}"
-        );
-        tasks.push(done["task"]["id"].as_str().unwrap().to_string());
+        let message = json!({"messageId": format!("m{i}"), "role": "ROLE_USER",
+                             "parts": [{"text": "3"}]});
+        tasks.push(send_completed(&host.base, "countdown", message, &hook).await);
     }
     eventually(WAIT, "failed attempts", async || hook.received().len() >= 4).await;
     host.kill();
@@ -634,19 +622,13 @@ async fn notifications_pending_at_a_sigkill_arrive_after_the_restart() {
 
     hook.set(Behaviour::Ok);
     let _host = serve();
-    eventually(
-        Duration::from_secs(60),
-        "every final notification",
-        async || all_final(&hook, &tasks),
-    )
-    .await;
-    let got = hook.accepted();
-    let distinct = complete_without_gaps(&got);
-    assert!(distinct >= 4 * 5, "{distinct}: {:?}", ids(&got));
+    let distinct = wait_complete(&hook, &tasks, Duration::from_secs(60)).await;
+    assert!(distinct >= 4 * 5, "{distinct}: {:?}", ids(&hook.accepted()));
 }
 
 /// A raw receiver: each connection gets `answer` (after reading the
-/// request head), then is dropped; `linger0` makes the drop a reset.
+/// request head) and is reset; with `drip`, `answer` is followed by a body
+/// a byte at a time instead, for as long as the connection stays open.
 async fn raw_receiver(answer: &'static [u8], drip: bool) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

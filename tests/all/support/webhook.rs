@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// How the receiver answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,8 +162,38 @@ async fn answer(state: Arc<Mutex<State>>, headers: HeaderMap, body: Bytes) -> Re
     }
 }
 
+/// Sends `message` to `agent` of the host at `base`, blocking, with this
+/// receiver as its push webhook; checks the task completed and returns its
+/// id.
+pub async fn send_completed(base: &str, agent: &str, message: Value, hook: &Webhook) -> String {
+    let done = crate::support::http::rpc(
+        base,
+        agent,
+        "SendMessage",
+        json!({"message": message,
+               "configuration": {"taskPushNotificationConfig": {"url": hook.url}}}),
+    )
+    .await;
+    assert_eq!(
+        done["task"]["status"]["state"], "TASK_STATE_COMPLETED",
+        "{done}"
+    );
+    done["task"]["id"].as_str().unwrap().to_string()
+}
+
+/// Waits until every task in `tasks` has its completed status accepted,
+/// then checks what arrived with [`complete_without_gaps`] and returns the
+/// distinct count.
+pub async fn wait_complete(hook: &Webhook, tasks: &[String], limit: std::time::Duration) -> usize {
+    crate::support::eventually(limit, "every final notification", async || {
+        all_final(hook, tasks)
+    })
+    .await;
+    complete_without_gaps(&hook.accepted())
+}
+
 /// Whether every task in `tasks` has its completed status accepted.
-pub fn all_final(hook: &Webhook, tasks: &[String]) -> bool {
+fn all_final(hook: &Webhook, tasks: &[String]) -> bool {
     let got = hook.accepted();
     tasks.iter().all(|t| {
         got.iter().any(|r| {
